@@ -1,0 +1,19 @@
+"""Causal effects of service interventions.
+
+Subpackages
+-----------
+experiments
+    Randomised designs: metrics, CUPED, SRM, sequential tests, cluster and switchback designs, power.
+observational
+    DoWhy/EconML pipeline: graph, identify, estimate, refute, heterogeneity, policy.
+quasi
+    Difference-in-differences, synthetic control, interrupted time series.
+bayes
+    PyMC models with a convergence gate.
+"""
+
+from __future__ import annotations
+
+from causal.results import EffectEstimate
+
+__all__ = ["EffectEstimate"]

@@ -1,0 +1,46 @@
+"""servicelab core: the pieces shared by ``causal``, ``simulation`` and ``studies``.
+
+The analysis packages live beside this one:
+
+- :mod:`causal` estimates effects of service interventions (experiments,
+  observational and quasi-experimental designs, Bayesian models);
+- :mod:`simulation` is the contact-centre simulator and queueing analytics;
+- :mod:`studies` holds the warehouse, the synthetic world, the study runner
+  and the ``servicelab`` command line.
+
+This package only holds what all of them share: the exception hierarchy,
+the result/summary/diagnostic types and the random-number helpers.
+"""
+
+from __future__ import annotations
+
+from servicelab.errors import (
+    ConvergenceError,
+    DataError,
+    DesignError,
+    RunError,
+    ServicelabError,
+    UnstableQueueError,
+)
+from servicelab.random import RNGLike, resolve_rng, spawn
+from servicelab.results import Diagnostic, Summary, diagnostics_frame, jsonable, worst_status
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceError",
+    "DataError",
+    "DesignError",
+    "Diagnostic",
+    "RNGLike",
+    "RunError",
+    "ServicelabError",
+    "Summary",
+    "UnstableQueueError",
+    "__version__",
+    "diagnostics_frame",
+    "jsonable",
+    "resolve_rng",
+    "spawn",
+    "worst_status",
+]

@@ -1,0 +1,264 @@
+"""Result building blocks shared by every package: diagnostics and summaries.
+
+Results are values, not printouts. Each result object in servicelab has
+
+- ``summary()`` returning a :class:`Summary` (``str``, ``_repr_html_``,
+  ``to_frame()``, ``to_markdown()``);
+- ``plot(ax=None)`` returning the matplotlib Axes;
+- ``to_dict()`` returning plain JSON-serialisable data;
+- ``diagnostics``: a tuple of :class:`Diagnostic`, shown loudly by the summary
+  and by study reports.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Status = Literal["ok", "warning", "fail"]
+_RANK: dict[str, int] = {"ok": 0, "warning": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One check on a result: what was checked, how it came out, and what to do.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier, e.g. ``"srm"`` or ``"rhat"``.
+    status : {"ok", "warning", "fail"}
+        ``"fail"`` means the headline number should not be trusted.
+    message : str
+        Plain-language finding, naming the fix when the status is not ok.
+    value : float or None
+        The checked statistic (a p-value, an R-hat, an F statistic...).
+
+    Examples
+    --------
+    >>> Diagnostic("srm", "ok", "arm counts match the design (p=0.48)", 0.48).status
+    'ok'
+    """
+
+    name: str
+    status: Status
+    message: str
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in _RANK:
+            raise ValueError(f"Diagnostic status must be ok, warning or fail; got {self.status!r}")
+
+    @property
+    def loud(self) -> bool:
+        """True when the diagnostic is a warning or a failure."""
+        return self.status != "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dictionary for JSON."""
+        return _jsonable(asdict(self))
+
+
+def worst_status(diagnostics: Iterable[Diagnostic]) -> Status:
+    """The most severe status among ``diagnostics`` (``"ok"`` when empty)."""
+    worst: Status = "ok"
+    for d in diagnostics:
+        if _RANK[d.status] > _RANK[worst]:
+            worst = d.status
+    return worst
+
+
+def diagnostics_frame(diagnostics: Iterable[Diagnostic]) -> pd.DataFrame:
+    """Diagnostics as a tidy frame with columns name, status, message, value."""
+    rows = [asdict(d) for d in diagnostics]
+    return pd.DataFrame(rows, columns=["name", "status", "message", "value"])
+
+
+@dataclass
+class Summary:
+    """A printable, exportable summary of a result (modelled on statsmodels' Summary).
+
+    Parameters
+    ----------
+    title : str
+        Heading, e.g. ``"Experiment: routing-v2 vs control"``.
+    table : pandas.DataFrame
+        The main table, one row per estimate.
+    info : dict
+        Key facts shown above the table (design, estimand, population, n).
+    diagnostics : sequence of Diagnostic
+        Shown below the table; warnings and failures are flagged loudly.
+    notes : sequence of str
+        Free-text notes (definitions, decisions).
+
+    Examples
+    --------
+    >>> s = Summary("Demo", pd.DataFrame({"effect": [1.0]}), info={"n": 10})
+    >>> "Demo" in str(s) and "| effect |" in s.to_markdown()
+    True
+    """
+
+    title: str
+    table: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+    diagnostics: Sequence[Diagnostic] = ()
+    notes: Sequence[str] = ()
+
+    # -- exports ---------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """The main table as a DataFrame (a copy)."""
+        return self.table.copy()
+
+    @property
+    def status(self) -> Status:
+        """Worst diagnostic status."""
+        return worst_status(self.diagnostics)
+
+    def _banner(self) -> str | None:
+        loud = [d for d in self.diagnostics if d.loud]
+        if not loud:
+            return None
+        kind = "FAILED CHECKS" if self.status == "fail" else "WARNINGS"
+        return f"!! {kind}: " + "; ".join(f"{d.name}: {d.message}" for d in loud)
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured Markdown (no extra dependency)."""
+        lines = [f"### {self.title}", ""]
+        banner = self._banner()
+        if banner:
+            lines += [f"> **{banner}**", ""]
+        for k, v in self.info.items():
+            lines.append(f"- **{k}**: {_fmt(v)}")
+        if self.info:
+            lines.append("")
+        lines += _markdown_table(self.table)
+        if self.diagnostics:
+            lines += ["", "**Diagnostics**", ""]
+            lines += _markdown_table(
+                diagnostics_frame(self.diagnostics).assign(
+                    status=lambda f: f["status"].map(_status_word)
+                )
+            )
+        for note in self.notes:
+            lines += ["", f"*{note}*"]
+        return "\n".join(lines) + "\n"
+
+    def __str__(self) -> str:
+        width = 78
+        out = [self.title, "=" * min(width, max(len(self.title), 20))]
+        banner = self._banner()
+        if banner:
+            out += [banner, "-" * width]
+        for k, v in self.info.items():
+            out.append(f"{k:<24}{_fmt(v)}")
+        if self.info:
+            out.append("-" * width)
+        with pd.option_context("display.width", 120, "display.max_columns", 30):
+            out.append(self.table.to_string(index=False, float_format=_fmt_float))
+        if self.diagnostics:
+            out += ["-" * width, "Diagnostics:"]
+            out += [f"  [{_status_word(d.status)}] {d.name}: {d.message}" for d in self.diagnostics]
+        out += [f"Note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div class='servicelab-summary'><h4>{html.escape(self.title)}</h4>"]
+        banner = self._banner()
+        if banner:
+            color = "#b00020" if self.status == "fail" else "#b36b00"
+            parts.append(
+                f"<p style='color:{color};font-weight:bold;border:2px solid {color};"
+                f"padding:4px'>{html.escape(banner)}</p>"
+            )
+        if self.info:
+            items = "".join(
+                f"<li><b>{html.escape(str(k))}</b>: {html.escape(_fmt(v))}</li>"
+                for k, v in self.info.items()
+            )
+            parts.append(f"<ul>{items}</ul>")
+        parts.append(self.table.to_html(index=False, float_format=_fmt_float, border=0))
+        if self.diagnostics:
+            parts.append("<p><b>Diagnostics</b></p><ul>")
+            for d in self.diagnostics:
+                style = {"ok": "", "warning": "color:#b36b00", "fail": "color:#b00020"}[d.status]
+                parts.append(
+                    f"<li style='{style}'>[{_status_word(d.status)}] <b>{html.escape(d.name)}</b>: "
+                    f"{html.escape(d.message)}</li>"
+                )
+            parts.append("</ul>")
+        parts += [f"<p><i>{html.escape(n)}</i></p>" for n in self.notes]
+        parts.append("</div>")
+        return "".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dictionary for JSON."""
+        return {
+            "title": self.title,
+            "info": _jsonable(self.info),
+            "table": _jsonable(self.table.to_dict(orient="records")),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "notes": list(self.notes),
+        }
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _status_word(status: str) -> str:
+    return {"ok": "ok", "warning": "WARNING", "fail": "FAIL"}[status]
+
+
+def _fmt_float(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "nan"
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
+        return f"{x:.3e}"
+    return f"{x:.4g}" if ax >= 100 else f"{x:.4f}"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return _fmt_float(float(v))
+    return str(v)
+
+
+def _markdown_table(df: pd.DataFrame) -> list[str]:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        cells = [_fmt(v).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy/pandas scalars and containers into JSON-friendly Python values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating | float):
+        f = float(obj)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if obj is pd.NaT:
+        return None
+    return obj
+
+
+jsonable = _jsonable

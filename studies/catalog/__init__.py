@@ -1,0 +1,1 @@
+"""The study catalog: one module per study, each exposing a module-level ``STUDY``."""

@@ -1,0 +1,243 @@
+"""Flagship study ``routing-ab``: did routing v2 improve service for customers?
+
+The routing-v2 experiment randomised **customers** 50/50. Outcomes are measured on tickets, so every
+per-ticket metric (handle time per answered contact, FCR rate, reopen rate, CSAT per response) is a
+ratio of customer-level sums analysed by the delta method at the randomisation unit; analysing tickets
+as if independent would give intervals that are too narrow. CUPED uses each customer's pre-period
+(the experiment's first days are excluded) to cut variance. The sample-ratio check and pre-period
+balance are shown loudly. On the synthetic world the report puts each estimate next to the truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from causal.experiments import Experiment, RatioOfMeans
+from causal.experiments._data import ALL
+from servicelab.results import Diagnostic, jsonable
+from studies.runner import Param, Study, StudyContext, StudyOutput
+
+EXPERIMENT = "routing-v2"
+
+# metric name -> (label, world outcome with a truth row, unit, higher is better)
+METRICS: dict[str, tuple[str, str | None, str, bool]] = {
+    "handle_s": ("handle time per answered contact", "handle_s", "s", False),
+    "wait_s": ("wait per answered contact", "wait_s", "s", False),
+    "fcr": ("first-contact resolution rate", "fcr", "share", True),
+    "resolved_48h": ("resolved within 48 h (contacts created >= 48 h before extraction)", None, "share", True),
+    "csat": ("CSAT per survey response (1-5)", "csat", "points", True),
+    "reopened": ("reopen rate", "reopened", "share", False),
+}
+
+_CUSTOMERS_SQL = """
+WITH exp AS (
+    SELECT start_at, end_at FROM experiments WHERE experiment = ?
+),
+extraction AS (
+    SELECT max(created_at) AS last_created FROM contacts
+),
+during AS (
+    SELECT c.customer_id,
+           count(*)                                                     AS contacts,
+           count(*) FILTER (WHERE NOT c.abandoned)                      AS answered,
+           coalesce(sum(c.wait_s) FILTER (WHERE NOT c.abandoned), 0)    AS wait_s_sum,
+           coalesce(sum(c.handle_s) FILTER (WHERE NOT c.abandoned), 0)  AS handle_s_sum,
+           count(*) FILTER (WHERE c.fcr AND NOT c.abandoned)            AS fcr_sum,
+           count(*) FILTER (WHERE c.reopened AND NOT c.abandoned)       AS reopened_sum,
+           coalesce(sum(c.csat), 0)                                     AS csat_sum,
+           count(c.csat)                                                AS csat_n,
+           count(*) FILTER (WHERE NOT c.abandoned
+                              AND c.created_at <= x.last_created - INTERVAL 48 HOUR) AS eligible_48h,
+           count(*) FILTER (WHERE NOT c.abandoned
+                              AND c.created_at <= x.last_created - INTERVAL 48 HOUR
+                              AND c.resolved_at IS NOT NULL
+                              AND c.resolved_at <= c.created_at + INTERVAL 48 HOUR) AS resolved_48h_sum
+    FROM contacts c, exp e, extraction x
+    WHERE c.created_at >= e.start_at AND c.created_at < e.end_at
+    GROUP BY c.customer_id
+),
+pre AS (
+    SELECT c.customer_id,
+           count(*) FILTER (WHERE NOT c.abandoned)                      AS pre_answered,
+           coalesce(sum(c.handle_s) FILTER (WHERE NOT c.abandoned), 0)  AS pre_handle_s_sum,
+           coalesce(sum(c.wait_s) FILTER (WHERE NOT c.abandoned), 0)    AS pre_wait_s_sum
+    FROM contacts c, exp e
+    WHERE c.created_at < e.start_at
+    GROUP BY c.customer_id
+)
+SELECT a.customer_id, a.variant, cu.tier, cu.region, cu.language,
+       d.contacts, d.answered, d.wait_s_sum, d.handle_s_sum, d.fcr_sum, d.reopened_sum,
+       d.csat_sum, d.csat_n, d.eligible_48h, d.resolved_48h_sum,
+       -- pre-period covariates: the 90 days before the window (customers table) plus the window's
+       -- own pre-experiment days; a customer without history gets 0/0 (neutral in the delta method)
+       coalesce(p.pre_answered, 0) + coalesce(cu.pre_contacts, 0)              AS pre_answered,
+       coalesce(p.pre_handle_s_sum, 0)
+         + coalesce(cu.pre_handle_s * cu.pre_contacts, 0)                      AS pre_handle_s_sum,
+       coalesce(p.pre_answered, 0)                                             AS pre_window_answered,
+       coalesce(p.pre_wait_s_sum, 0)                                           AS pre_wait_s_sum
+FROM experiment_assignments a
+JOIN customers cu USING (customer_id)
+JOIN during d USING (customer_id)
+LEFT JOIN pre p USING (customer_id)
+WHERE a.experiment = ?
+ORDER BY a.customer_id
+"""
+
+_TRUTH_SQL = """
+SELECT outcome, value, definition FROM truth_effects
+WHERE intervention = 'routing_v2' AND estimand = 'ATE' AND segment = 'all'
+"""
+
+
+def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experiment:
+    """The routing-v2 analysis spec: primary metrics, guardrails, CUPED, segment slicing."""
+    cov: dict[str, Any] = (
+        {"covariate": "pre_handle_s_sum", "covariate_denominator": "pre_answered"} if cuped else {}
+    )
+    wait_cov: dict[str, Any] = (
+        {"covariate": "pre_wait_s_sum", "covariate_denominator": "pre_window_answered"} if cuped else {}
+    )
+    return Experiment(
+        handle_s=RatioOfMeans("handle_s_sum", "answered", higher_is_better=False, **cov),
+        wait_s=RatioOfMeans("wait_s_sum", "answered", higher_is_better=False, **wait_cov),
+        fcr=RatioOfMeans("fcr_sum", "answered"),
+        resolved_48h=RatioOfMeans("resolved_48h_sum", "eligible_48h"),
+        csat=RatioOfMeans("csat_sum", "csat_n", margin=0.05),
+        reopened=RatioOfMeans("reopened_sum", "answered", higher_is_better=False, margin=0.01),
+        variant="variant",
+        control="control",
+        arms=("control", "treatment"),
+        guardrails=("csat", "reopened"),
+        segment=segment,
+        ci_level=1 - alpha,
+        name=EXPERIMENT,
+        unit="customer",
+    )
+
+
+def _decision(table: pd.DataFrame, primary: str, diagnostics: tuple[Diagnostic, ...]) -> str:
+    """A plain-language decision from the primary metric, the guardrails and the checks."""
+    failed = [d for d in diagnostics if d.status == "fail"]
+    if failed:
+        return ("**Decision: do not read the effects.** A design check failed ("
+                + "; ".join(d.name for d in failed) + "); fix the data or the assignment first.")
+    overall = table[table["segment"] == ALL].set_index("metric")
+    p = overall.loc[primary]
+    better = (p["effect"] < 0) if not METRICS[primary][3] else (p["effect"] > 0)
+    harmed = [
+        m for m in ("csat", "reopened")
+        if m in overall.index and bool(overall.loc[m].get("guardrail_harm", False))
+    ]
+    if p["significant"] and better and not harmed:
+        return (f"**Decision: ship routing v2.** The primary metric ({METRICS[primary][0]}) improved by "
+                f"{abs(p['rel_effect']) * 100:.1f}% (significant after correction) and no guardrail shows "
+                "harm.")
+    if p["significant"] and better:
+        return (f"**Decision: hold.** The primary metric improved, but guardrail(s) {harmed} show harm "
+                "beyond their margin.")
+    if p["significant"]:
+        return "**Decision: do not ship.** The primary metric moved in the wrong direction."
+    return "**Decision: inconclusive.** The primary metric's interval includes no effect; extend the test."
+
+
+def run(ctx: StudyContext) -> StudyOutput:
+    """Analyse the routing-v2 experiment (see the module docstring)."""
+    frame = ctx.query(_CUSTOMERS_SQL, [EXPERIMENT, EXPERIMENT])
+    segment = ctx.params["segment"] or None
+    exp = build_experiment(ctx.params["alpha"], segment, ctx.params["cuped"])
+    result = exp.analyze(frame, rng=ctx.rng)
+    table = result.table
+    overall = table[table["segment"] == ALL].copy()
+
+    truth = ctx.truth(_TRUTH_SQL)
+    if truth is not None:
+        truth_map = dict(zip(truth["outcome"], truth["value"], strict=True))
+        overall["truth"] = [
+            truth_map.get(METRICS[m][1]) if METRICS[m][1] else None for m in overall["metric"]
+        ]
+        overall["covers_truth"] = [
+            (None if pd.isna(t) else bool(lo <= t <= hi))
+            for t, lo, hi in zip(overall["truth"], overall["ci_low"], overall["ci_high"], strict=True)
+        ]
+
+    primary = ctx.params["primary"]
+    p = overall.set_index("metric").loc[primary]
+    headline = (
+        f"routing v2 changed {METRICS[primary][0]} by {p['effect']:+.2f} {METRICS[primary][2]} "
+        f"({p['rel_effect'] * 100:+.1f}%), {round((1 - ctx.params['alpha']) * 100)}% CI "
+        f"[{p['ci_low']:+.2f}, {p['ci_high']:+.2f}]"
+    )
+    if truth is not None and METRICS[primary][1] in truth_map:
+        headline += f"; true effect {truth_map[METRICS[primary][1]]:+.2f}"
+
+    show_cols = ["metric", "role", "mean_control", "mean_treatment", "effect", "ci_low", "ci_high",
+                 "rel_effect", "pvalue_adj", "significant"] + (["truth", "covers_truth"] if truth is not None else [])
+    body = [
+        f"**Question.** {STUDY.question}",
+        "",
+        (
+            "**Design.** Customers were randomised 50/50 to routing v2. Ticket-level outcomes are ratios of "
+            "customer-level sums, analysed by the delta method at the customer (the randomisation unit)."
+        )
+        + (
+            " CUPED adjusts each metric with the customer's pre-period value (theta pooled over arms)."
+            if ctx.params["cuped"]
+            else ""
+        ),
+        "",
+        _decision(table, primary, result.diagnostics),
+        "",
+        "### Effects (all customers)",
+        "",
+        overall[show_cols].pipe(_md),
+    ]
+    if truth is not None:
+        body += ["", "*Truth: the synthetic world's sample average treatment effect per contact "
+                 "(`truth_effects`). CSAT truth is over all answered contacts (as if everyone answered the "
+                 "survey); the estimate is over responders, so the two can differ when response depends on "
+                 "the experience.*"]
+    if segment:
+        seg = table[(table["segment"] != ALL) & (table["metric"] == primary)]
+        body += ["", f"### {METRICS[primary][0]} by {segment}", "",
+                 seg[["segment", "effect", "ci_low", "ci_high", "pvalue_adj"]].pipe(_md)]
+    fig = result.plot().figure
+    fig.set_size_inches(8, 4.5)
+    return StudyOutput(
+        headline=headline,
+        results=jsonable({"experiment": result.to_dict(), "overall": overall.to_dict(orient="records")}),
+        tables={"effects": table, "overall": overall, "balance": result.balance},
+        figures={"effects": fig},
+        report_md="\n".join(body),
+        diagnostics=result.diagnostics,
+    )
+
+
+def _md(frame: pd.DataFrame) -> str:
+    from servicelab.results import _markdown_table
+
+    return "\n".join(_markdown_table(frame))
+
+
+STUDY = Study(
+    name="routing-ab",
+    title="Routing v2: customer-randomised experiment",
+    question="Does routing v2 reduce handle time and wait without hurting CSAT or reopen rate?",
+    params=(
+        Param("alpha", float, 0.05, "two-sided test level (CI level = 1 - alpha)"),
+        Param("cuped", bool, True, "CUPED variance reduction with pre-period covariates"),
+        Param("segment", str, "tier", "segment column for the segment view ('' for none)",
+              choices=("", "tier", "region", "language")),
+        Param("primary", str, "handle_s", "primary metric", choices=tuple(METRICS)),
+    ),
+    default_seed=20260105,
+    run=run,
+    tables={
+        "contacts": ("customer_id", "created_at", "abandoned", "wait_s", "handle_s", "fcr", "reopened",
+                     "csat", "resolved_at"),
+        "customers": ("customer_id", "tier", "region", "language", "pre_contacts", "pre_handle_s"),
+        "experiment_assignments": ("experiment", "customer_id", "variant"),
+        "experiments": ("experiment", "start_at", "end_at"),
+    },
+)

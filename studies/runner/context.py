@@ -1,0 +1,75 @@
+"""The object a study's ``run`` receives: parameters, seed, RNG and recorded data access."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studies.warehouse import Warehouse, frame_sha256
+
+
+@dataclass
+class StudyContext:
+    """Parameters, randomness and data access for one study run.
+
+    Every query goes through :meth:`query`, which binds parameters and records a content hash of
+    the result; the hashes form the run's data fingerprint.
+    """
+
+    study: str
+    params: dict[str, Any]
+    seed: int
+    warehouse: Warehouse
+    rng: np.random.Generator = field(init=False)
+    queries: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run a parameterised query on the analysis tables and record its fingerprint."""
+        frame = self.warehouse.query(sql, params)
+        self.queries.append(
+            {
+                "sql": " ".join(sql.split()),
+                "params": _plain(params),
+                "rows": len(frame),
+                "sha256": frame_sha256(frame),
+            }
+        )
+        return frame
+
+    @property
+    def is_synthetic(self) -> bool:
+        """Whether the data are the synthetic world (so the truth is known)."""
+        return self.warehouse.is_synthetic
+
+    def truth(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+              ) -> pd.DataFrame | None:
+        """Query a ground-truth table, or ``None`` when the warehouse is not the synthetic world.
+
+        Use it only to put the truth next to an estimate in a report, never to estimate.
+        """
+        if not self.is_synthetic:
+            return None
+        return self.warehouse.query(sql, params, allow_truth=True)
+
+
+def _plain(params: Any) -> Any:
+    if params is None:
+        return []
+    if isinstance(params, Mapping):
+        return {str(k): _scalar(v) for k, v in params.items()}
+    return [_scalar(v) for v in params]
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
