@@ -52,7 +52,8 @@ def build_book(builder: str = "html", db: str | Path | None = None) -> int:
     exe = Path(sys.executable).with_name("jupyter-book")
     if not exe.exists():
         raise RunError(f"jupyter-book is not installed next to {sys.executable}; run `make install`")
-    env = dict(os.environ, SERVICELAB_DB=str(db_path), MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env = dict(os.environ, SERVICELAB_DB=str(db_path), PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.pop("MPLBACKEND", None)  # notebooks use the inline backend so figures render
     env.setdefault("SERVICELAB_RUNS_DIR", str(default_runs_dir()))
     cmd = [str(exe), "build", str(BOOK_DIR), "--builder", builder, "-W", "-n", "--keep-going"]
     print("$", " ".join(cmd))
