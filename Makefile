@@ -29,7 +29,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e . --config-settings editable_mode=compat
 	touch $@
 
 # Order-only prerequisite: a reinstall does not rebuild the warehouse.

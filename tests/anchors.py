@@ -1,14 +1,9 @@
-"""Access to the reference numbers in ``../shared/anchors`` (published results the code must reproduce)."""
+"""Access to the reference numbers (see :mod:`servicelab.anchors`)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+from servicelab.anchors import anchor_dir, anchor_path, load_anchor
 
-ANCHOR_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "anchors"
+ANCHOR_DIR = anchor_dir()
 
-
-def load_anchor(name: str) -> dict[str, Any]:
-    """Load ``ANCHOR_DIR / f"{name}.json"``."""
-    return json.loads((ANCHOR_DIR / f"{name}.json").read_text())
+__all__ = ["ANCHOR_DIR", "anchor_path", "load_anchor"]

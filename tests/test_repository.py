@@ -56,3 +56,15 @@ def test_no_global_random_state() -> None:
     for package in ("servicelab", "causal", "simulation", "studies"):
         for path in (ROOT / package).rglob("*.py"):
             assert not pattern.search(path.read_text()), f"global RNG seeding in {path}"
+
+
+def test_packaged_anchors_match_the_shared_copy() -> None:
+    from servicelab.anchors import PACKAGED_DIR, SHARED_DIR
+
+    if not SHARED_DIR.exists():  # a clone without the team's shared folder uses the packaged copy
+        assert (PACKAGED_DIR / "queueing.json").exists()
+        return
+    for shared in SHARED_DIR.rglob("*"):
+        if shared.is_file():
+            packaged = PACKAGED_DIR / shared.relative_to(SHARED_DIR)
+            assert packaged.read_bytes() == shared.read_bytes(), f"{packaged} differs from {shared}"

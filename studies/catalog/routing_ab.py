@@ -14,9 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from causal.experiments import Experiment, RatioOfMeans
-from causal.experiments._data import ALL
-from servicelab.results import Diagnostic, jsonable
+from causal.experiments import ALL, Experiment, RatioOfMeans
+from servicelab.results import jsonable
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
 EXPERIMENT = "routing-v2"
@@ -28,7 +27,7 @@ METRICS: dict[str, tuple[str, str | None, str, bool]] = {
     "fcr": ("first-contact resolution rate", "fcr", "share", True),
     "resolved_48h": ("resolved within 48 h (contacts created >= 48 h before extraction)", None, "share", True),
     "csat": ("CSAT per survey response (1-5)", "csat", "points", True),
-    "reopened": ("reopen rate", "reopened", "share", False),
+    "reopened": ("reopen rate (contacts old enough for a reopen to be seen)", "reopened", "share", False),
 }
 
 _CUSTOMERS_SQL = """
@@ -45,7 +44,10 @@ during AS (
            coalesce(sum(c.wait_s) FILTER (WHERE NOT c.abandoned), 0)    AS wait_s_sum,
            coalesce(sum(c.handle_s) FILTER (WHERE NOT c.abandoned), 0)  AS handle_s_sum,
            count(*) FILTER (WHERE c.fcr AND NOT c.abandoned)            AS fcr_sum,
-           count(*) FILTER (WHERE c.reopened AND NOT c.abandoned)       AS reopened_sum,
+           count(*) FILTER (WHERE c.reopened AND NOT c.abandoned
+                              AND c.created_at <= x.last_created - to_days(?))        AS reopened_sum,
+           count(*) FILTER (WHERE NOT c.abandoned
+                              AND c.created_at <= x.last_created - to_days(?))        AS reopen_eligible,
            coalesce(sum(c.csat), 0)                                     AS csat_sum,
            count(c.csat)                                                AS csat_n,
            count(*) FILTER (WHERE NOT c.abandoned
@@ -69,7 +71,7 @@ pre AS (
 )
 SELECT a.customer_id, a.variant, cu.tier, cu.region, cu.language,
        d.contacts, d.answered, d.wait_s_sum, d.handle_s_sum, d.fcr_sum, d.reopened_sum,
-       d.csat_sum, d.csat_n, d.eligible_48h, d.resolved_48h_sum,
+       d.csat_sum, d.csat_n, d.reopen_eligible, d.eligible_48h, d.resolved_48h_sum,
        -- pre-period covariates: the 90 days before the window (customers table) plus the window's
        -- own pre-experiment days; a customer without history gets 0/0 (neutral in the delta method)
        coalesce(p.pre_answered, 0) + coalesce(cu.pre_contacts, 0)              AS pre_answered,
@@ -105,7 +107,7 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
         fcr=RatioOfMeans("fcr_sum", "answered"),
         resolved_48h=RatioOfMeans("resolved_48h_sum", "eligible_48h"),
         csat=RatioOfMeans("csat_sum", "csat_n", margin=0.05),
-        reopened=RatioOfMeans("reopened_sum", "answered", higher_is_better=False, margin=0.01),
+        reopened=RatioOfMeans("reopened_sum", "reopen_eligible", higher_is_better=False, margin=0.01),
         variant="variant",
         control="control",
         arms=("control", "treatment"),
@@ -117,34 +119,10 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
     )
 
 
-def _decision(table: pd.DataFrame, primary: str, diagnostics: tuple[Diagnostic, ...]) -> str:
-    """A plain-language decision from the primary metric, the guardrails and the checks."""
-    failed = [d for d in diagnostics if d.status == "fail"]
-    if failed:
-        return ("**Decision: do not read the effects.** A design check failed ("
-                + "; ".join(d.name for d in failed) + "); fix the data or the assignment first.")
-    overall = table[table["segment"] == ALL].set_index("metric")
-    p = overall.loc[primary]
-    better = (p["effect"] < 0) if not METRICS[primary][3] else (p["effect"] > 0)
-    harmed = [
-        m for m in ("csat", "reopened")
-        if m in overall.index and bool(overall.loc[m].get("guardrail_harm", False))
-    ]
-    if p["significant"] and better and not harmed:
-        return (f"**Decision: ship routing v2.** The primary metric ({METRICS[primary][0]}) improved by "
-                f"{abs(p['rel_effect']) * 100:.1f}% (significant after correction) and no guardrail shows "
-                "harm.")
-    if p["significant"] and better:
-        return (f"**Decision: hold.** The primary metric improved, but guardrail(s) {harmed} show harm "
-                "beyond their margin.")
-    if p["significant"]:
-        return "**Decision: do not ship.** The primary metric moved in the wrong direction."
-    return "**Decision: inconclusive.** The primary metric's interval includes no effect; extend the test."
-
-
 def run(ctx: StudyContext) -> StudyOutput:
     """Analyse the routing-v2 experiment (see the module docstring)."""
-    frame = ctx.query(_CUSTOMERS_SQL, [EXPERIMENT, EXPERIMENT])
+    maturity = ctx.params["reopen_maturity_days"]
+    frame = ctx.query(_CUSTOMERS_SQL, [EXPERIMENT, maturity, maturity, EXPERIMENT])
     segment = ctx.params["segment"] or None
     exp = build_experiment(ctx.params["alpha"], segment, ctx.params["cuped"])
     result = exp.analyze(frame, rng=ctx.rng)
@@ -187,17 +165,17 @@ def run(ctx: StudyContext) -> StudyOutput:
             else ""
         ),
         "",
-        _decision(table, primary, result.diagnostics),
+        f"**Decision:** {result.decision(primary)}",
         "",
         "### Effects (all customers)",
         "",
         overall[show_cols].pipe(_md),
     ]
     if truth is not None:
-        body += ["", "*Truth: the synthetic world's sample average treatment effect per contact "
+        body += ["", ("*Truth: the synthetic world's sample average treatment effect per contact "
                  "(`truth_effects`). CSAT truth is over all answered contacts (as if everyone answered the "
                  "survey); the estimate is over responders, so the two can differ when response depends on "
-                 "the experience.*"]
+                 "the experience.*")]
     if segment:
         seg = table[(table["segment"] != ALL) & (table["metric"] == primary)]
         body += ["", f"### {METRICS[primary][0]} by {segment}", "",
@@ -230,6 +208,9 @@ STUDY = Study(
         Param("segment", str, "tier", "segment column for the segment view ('' for none)",
               choices=("", "tier", "region", "language")),
         Param("primary", str, "handle_s", "primary metric", choices=tuple(METRICS)),
+        Param("reopen_maturity_days", int, 21,
+              "reopen rate uses contacts created at least this many days before extraction "
+              "(a reopen needs time to happen; open tickets have no reopen yet)"),
     ),
     default_seed=20260105,
     run=run,

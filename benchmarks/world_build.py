@@ -1,0 +1,74 @@
+"""Benchmark: build time of the synthetic service world.
+
+Prints one JSON line per case: the case, our figure (seconds to generate the world), the
+baseline's figure measured in the same process (a bare heapq FCFS multi-server loop over the
+same number of contacts: the floor of any per-contact queue simulation in Python) and their
+ratio. Run from the repository root::
+
+    python benchmarks/world_build.py --scale 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from studies.world import generate_world
+
+
+def bare_heapq_queue(n: int, servers: int, seed: int = 0) -> float:
+    """Seconds for an FCFS multi-server loop with abandonment over ``n`` contacts."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0, n)).tolist()
+    service = (rng.exponential(0.85 * servers, n)).tolist()
+    patience = rng.exponential(30.0, n).tolist()
+    t0 = time.perf_counter()
+    free = [0.0] * servers
+    heapq.heapify(free)
+    answered = 0
+    for t, s, p in zip(arrivals, service, patience, strict=True):
+        f = free[0]
+        start = f if f > t else t
+        if start - t > p:
+            continue
+        heapq.heapreplace(free, start + s)
+        answered += 1
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for scale in args.scale:
+        t0 = time.perf_counter()
+        world = generate_world(seed=args.seed, scale=scale)
+        ours = time.perf_counter() - t0
+        n = len(world.tables["contacts"])
+        base = bare_heapq_queue(n, servers=100, seed=args.seed)
+        print(
+            json.dumps(
+                {
+                    "case": f"world_build_scale_{scale:g}",
+                    "contacts": n,
+                    "ours_s": round(ours, 3),
+                    "baseline": "bare heapq FCFS loop, same contacts",
+                    "baseline_s": round(base, 3),
+                    "ratio": round(ours / base, 2),
+                    "us_per_contact": round(1e6 * ours / n, 2),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Randomised experiments: declarative metrics, CUPED, SRM, multiple testing, sequential
+designs, power, cluster-randomised and switchback designs, at warehouse scale.
+
+Examples
+--------
+>>> from causal.experiments import Experiment, Mean, RatioOfMeans
+>>> exp = Experiment(aht=RatioOfMeans("handle_s_sum", "answered"), contacts=Mean("contacts"))
+>>> sorted(exp.metrics)
+['aht', 'contacts']
+"""
+
+from __future__ import annotations
+
+from causal.experiments._data import ALL
+from causal.experiments.cluster import (
+    ClusterExperiment,
+    ClusterResult,
+    SwitchbackDesign,
+    cluster_robust_ols,
+    cluster_sums_inference,
+)
+from causal.experiments.cupac import CUPAC
+from causal.experiments.experiment import Experiment, ExperimentResult
+from causal.experiments.inference import (
+    SRMResult,
+    TwoSampleResult,
+    ZeroVarianceError,
+    adjust_pvalues,
+    bayes_normal_lift,
+    mean_var_from_sums,
+    srm_test,
+    two_sample_test,
+    welch_anova,
+)
+from causal.experiments.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, RatioOfMeans
+from causal.experiments.nonparametric import bootstrap_ci, mann_whitney
+from causal.experiments.power import MetricVariance, PowerAnalysis, PowerResult
+from causal.experiments.sequential import (
+    GroupSequentialDesign,
+    SequentialBoundaries,
+    StopDecision,
+    always_valid,
+    msprt_statistic,
+)
+from causal.experiments.simulate import SimulatedExperiment, simulate_service_experiment
+
+__all__ = [
+    "ALL",
+    "CUPAC",
+    "ClusterExperiment",
+    "ClusterResult",
+    "Experiment",
+    "ExperimentResult",
+    "GroupSequentialDesign",
+    "MannWhitney",
+    "Mean",
+    "Metric",
+    "MetricVariance",
+    "PowerAnalysis",
+    "PowerResult",
+    "Proportion",
+    "Quantile",
+    "RatioOfMeans",
+    "SRMResult",
+    "SequentialBoundaries",
+    "SimulatedExperiment",
+    "StopDecision",
+    "SwitchbackDesign",
+    "TwoSampleResult",
+    "ZeroVarianceError",
+    "adjust_pvalues",
+    "always_valid",
+    "bayes_normal_lift",
+    "bootstrap_ci",
+    "cluster_robust_ols",
+    "cluster_sums_inference",
+    "mann_whitney",
+    "mean_var_from_sums",
+    "msprt_statistic",
+    "simulate_service_experiment",
+    "srm_test",
+    "two_sample_test",
+    "welch_anova",
+]

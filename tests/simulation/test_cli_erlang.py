@@ -1,0 +1,148 @@
+"""``servicelab erlang``, exercised through a parser that registers the subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from studies.commands import erlang
+from tests.anchors import load_anchor
+
+ANCHOR = load_anchor("queueing")
+
+
+def _run(argv, capsys):
+    parser = argparse.ArgumentParser(prog="servicelab")
+    erlang.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["erlang", *argv])
+    code = args.func(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_measures_json_match_anchors(capsys):
+    code, out, _ = _run(
+        [
+            "--arrivals-per-hour",
+            "6000",
+            "--aht-s",
+            "300",
+            "--agents",
+            "520",
+            "--patience-s",
+            "120",
+            "--sl-threshold-s",
+            "20",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    res = json.loads(out)
+    a_row = next(r for r in ANCHOR["erlang_a"] if r["c"] == 520)
+    c_row = next(r for r in ANCHOR["erlang_c"] if r["c"] == 520)
+    tol = ANCHOR["tolerance_abs"]
+    assert res["erlang_c"]["p_wait"] == pytest.approx(c_row["p_wait"], abs=1e-6)
+    assert res["erlang_c"]["service_level"] == pytest.approx(c_row["sl_20s"], abs=tol)
+    assert res["erlang_a"]["p_wait"] == pytest.approx(a_row["p_wait"], abs=tol)
+    assert res["erlang_a"]["p_abandon"] == pytest.approx(a_row["p_abandon"], abs=tol)
+    assert res["erlang_a"]["service_level"] == pytest.approx(a_row["sl_answered_20s"], abs=tol)
+    assert res["erlang_a"]["sl_definition"] == "answered_within_t/all_arrivals"
+
+
+def test_measures_table(capsys):
+    code, out, _ = _run(
+        ["--arrivals-per-hour", "6000", "--aht-s", "300", "--agents", "520", "--patience-s", "120"],
+        capsys,
+    )
+    assert code == 0
+    assert "erlang_c" in out and "erlang_a" in out
+    assert "0.2748" in out and "0.1540" in out
+    assert "over all arrivals" in out
+
+
+@pytest.mark.parametrize("row", ANCHOR["staffing_80_within_20s_aht5_patience2"])
+def test_target_prints_minimum_agents(row, capsys):
+    code, out, _ = _run(
+        [
+            "--arrivals-per-hour",
+            str(row["lam"] * 60),
+            "--aht-s",
+            "300",
+            "--patience-s",
+            "120",
+            "--target-sl",
+            "0.8",
+            "--sl-threshold-s",
+            "20",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert res["erlang_c"]["agents"] == row["erlang_c_agents"]
+    assert res["erlang_a"]["agents"] == row["erlang_a_agents"]
+    code, out, _ = _run(
+        [
+            "--arrivals-per-hour",
+            str(row["lam"] * 60),
+            "--aht-s",
+            "300",
+            "--patience-s",
+            "120",
+            "--target-sl",
+            "0.8",
+            "--max-abandon",
+            "0.02",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert str(row["erlang_a_agents_with_abandon_le_2pct"]) in out
+
+
+def test_overloaded_without_patience_fails_naming_erlang_a(capsys):
+    code, _, err = _run(["--arrivals-per-hour", "6000", "--aht-s", "300", "--agents", "480"], capsys)
+    assert code == 2
+    assert "Erlang A" in err
+    assert "erlang_a" in err
+
+
+def test_overloaded_with_patience_reports_erlang_a_only(capsys):
+    code, out, _ = _run(
+        ["--arrivals-per-hour", "6000", "--aht-s", "300", "--agents", "480", "--patience-s", "300", "--json"],
+        capsys,
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert "error" in res["erlang_c"]
+    assert res["erlang_a"]["p_wait"] == pytest.approx(0.82008, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--arrivals-per-hour", "6000", "--aht-s", "300"],  # neither --agents nor --target-sl
+        ["--arrivals-per-hour", "-1", "--aht-s", "300", "--agents", "5"],
+        ["--arrivals-per-hour", "600", "--aht-s", "300", "--agents", "0"],
+        ["--arrivals-per-hour", "600", "--aht-s", "300", "--agents", "60", "--target-sl", "0.8"],
+    ],
+)
+def test_bad_input_exit_code(argv, capsys):
+    code, out, err = _run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("servicelab erlang: error:")
+
+
+def test_registered_in_the_servicelab_command(capsys):
+    from studies.cli import main
+
+    code = main(
+        ["erlang", "--arrivals-per-hour", "120", "--aht-s", "300", "--target-sl", "0.8", "--json"]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["erlang_c"]["agents"] == 14

@@ -1,0 +1,311 @@
+"""Staffing requirements, shift scheduling (milp) and the simulation hooks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from servicelab.errors import DataError, DesignError
+from simulation.analytic import erlang_a, erlang_c
+from simulation.staffing import (
+    ShiftSchedule,
+    ShiftScheduler,
+    ShiftTemplate,
+    compare_plan,
+    interval_requirements,
+    required_agents,
+    simulated_requirements,
+    verify_schedule_by_simulation,
+)
+from tests.anchors import load_anchor
+
+matplotlib.use("Agg")
+
+ANCHOR = load_anchor("queueing")["staffing_80_within_20s_aht5_patience2"]
+
+
+# -- one interval -------------------------------------------------------------------------------
+@pytest.mark.parametrize("row", ANCHOR, ids=lambda r: f"lam{r['lam']}")
+def test_staffing_rows_match_anchor(row):
+    lam_h = row["lam"] * 60
+    kw = {"target_sl": 0.8, "sl_threshold_s": 20}
+    assert required_agents(lam_h, 300, **kw).agents == row["erlang_c_agents"]
+    assert required_agents(lam_h, 300, patience_s=120, **kw).agents == row["erlang_a_agents"]
+    capped = required_agents(lam_h, 300, patience_s=120, max_abandon=0.02, **kw)
+    assert capped.agents == row["erlang_a_agents_with_abandon_le_2pct"]
+    assert capped.p_abandon <= 0.02
+
+
+@pytest.mark.parametrize(
+    ("lam_h", "patience"), [(120, None), (6000, None), (6000, 120), (120_000, 120), (120_000, None)]
+)
+def test_requirement_is_the_minimum(lam_h, patience):
+    r = required_agents(lam_h, 300, target_sl=0.8, sl_threshold_s=20, patience_s=patience)
+    assert r.service_level >= 0.8
+    if patience is None:
+        below = erlang_c(lam_h, 300, r.agents - 1) if r.agents - 1 > r.arrivals_per_hour / 12 else None
+        assert below is None or below.service_level < 0.8
+    else:
+        assert erlang_a(lam_h, 300, r.agents - 1, patience).service_level < 0.8
+    json.dumps(r.to_dict())
+    assert "within 20 s" in str(r.summary())
+
+
+def test_requirement_at_ten_thousand_agents_is_fast_and_near_square_root():
+    r = required_agents(120_000, 300, target_sl=0.8, sl_threshold_s=20)
+    assert 10_000 < r.agents < 10_000 + 3 * 100  # load + beta sqrt(load), beta < 3
+
+
+def test_requirement_bad_input():
+    with pytest.raises(DesignError, match="target_sl"):
+        required_agents(600, 300, target_sl=1.2)
+    with pytest.raises(DesignError, match="max_abandon"):
+        required_agents(600, 300, max_abandon=0.02)  # Erlang C has no abandonment
+    with pytest.raises(DesignError, match="patience_s"):
+        required_agents(600, 300, model="erlang_a")
+    with pytest.raises(DesignError, match="arrivals_per_hour"):
+        required_agents(-5, 300)
+
+
+# -- per interval -------------------------------------------------------------------------------
+def _forecast():
+    start = pd.Timestamp("2026-01-05 06:00")
+    arrivals = np.array([30, 60, 150, 300, 300, 150, 60, 0])
+    return pd.DataFrame(
+        {
+            "interval_start": start + pd.to_timedelta(np.arange(8) * 30, unit="min"),
+            "arrivals": arrivals,
+            "aht_s": 300.0,
+        }
+    )
+
+
+def test_interval_requirements_row_by_row():
+    req = interval_requirements(_forecast(), patience_s=120)
+    t = req.table
+    assert list(t["interval_start"]) == list(_forecast()["interval_start"])
+    for row in t.itertuples():
+        if row.arrivals == 0:
+            assert row.required_erlang_a == row.required_erlang_c == 0
+            continue
+        a = required_agents(row.arrivals_per_hour, 300, patience_s=120).agents
+        c = required_agents(row.arrivals_per_hour, 300).agents
+        assert (row.required_erlang_a, row.required_erlang_c) == (a, c)
+        assert row.required_erlang_a <= row.required_erlang_c
+    assert np.array_equal(req.required, t["required_erlang_a"].to_numpy())
+    json.dumps(req.to_dict())
+    assert "peak required" in str(req.summary())
+    assert req.plot() is not None
+
+
+def test_interval_requirements_bad_input():
+    f = _forecast()
+    with pytest.raises(DataError, match="arrivals"):
+        interval_requirements(f.assign(arrivals=-f["arrivals"]))
+    with pytest.raises(DataError, match="arrivals"):
+        interval_requirements(f.drop(columns="arrivals"))
+    with pytest.raises(DataError, match="aht_s"):
+        interval_requirements(f.assign(aht_s=0.0))
+
+
+# -- shift scheduling ---------------------------------------------------------------------------
+def _brute_force(required, templates, interval_minutes, max_each=3):
+    sched = ShiftScheduler(templates, interval_minutes=interval_minutes)
+    a, meta = sched._columns(len(required))
+    a = a.toarray()
+    paid = np.array([m[2] for m in meta])
+    best = np.inf
+    for x in itertools.product(range(max_each + 1), repeat=a.shape[1]):
+        x = np.array(x)
+        if np.all(a @ x >= required):
+            best = min(best, float(paid @ x))
+    return best
+
+
+def test_schedule_is_optimal_on_a_small_instance():
+    required = np.array([1, 2, 3, 3, 2, 2, 1, 1])
+    templates = [
+        ShiftTemplate("4h", 240, breaks=((120, 60),), starts_min=(0, 120, 240), paid_breaks=False),
+        ShiftTemplate("3h", 180, starts_min=(0, 180, 300)),
+    ]
+    s = ShiftScheduler(templates, interval_minutes=60).solve(required)
+    assert s.fully_covered
+    assert np.all(s.scheduled >= required)
+    assert s.paid_hours == pytest.approx(_brute_force(required, templates, 60))
+    assert s.shifts["agents"].sum() == s.headcount
+
+
+def test_breaks_do_not_count_as_coverage():
+    tpl = ShiftTemplate("4h", 240, breaks=((60, 60),), starts_min=(0,))
+    assert tpl.working_mask(60).tolist() == [True, False, True, True]
+    s = ShiftScheduler([tpl], interval_minutes=60).solve([2, 0, 2, 2])
+    assert s.scheduled.tolist() == [2, 0, 2, 2]
+    unpaid = ShiftTemplate("8h", 480, breaks=((240, 30),), paid_breaks=False)
+    assert unpaid.paid_hours == pytest.approx(7.5)
+
+
+def test_uncovered_intervals_are_reported_not_dropped():
+    # a day shift that cannot reach the night intervals at the end
+    tpl = ShiftTemplate("4h", 240, starts_min=(0, 60))
+    s = ShiftScheduler([tpl], interval_minutes=60).solve([1, 1, 1, 1, 1, 0, 3, 2])
+    assert not s.fully_covered
+    unc = s.uncovered.set_index("interval")
+    assert list(unc.index) == [6, 7]
+    assert set(unc["reason"]) == {"no shift template covers this interval"}
+    assert unc["uncovered"].tolist() == [3, 2]
+    diag = {d.name: d for d in s.diagnostics}
+    assert diag["coverage"].status == "warning"
+    assert "WARNING" in str(s.summary())
+
+
+def test_max_headcount_binds_and_is_reported():
+    tpl = ShiftTemplate("4h", 240)
+    s = ShiftScheduler([tpl], interval_minutes=60, max_headcount=2).solve([3, 3, 3, 3])
+    assert s.headcount == 2
+    assert s.uncovered["reason"].eq("max_headcount binds").all()
+    assert int(s.plan["uncovered"].sum()) == 4
+
+
+def test_schedule_from_interval_requirements_and_plan_report():
+    req = interval_requirements(_forecast(), patience_s=120)
+    tpl = [ShiftTemplate("2h", 120), ShiftTemplate("3h", 180)]
+    s = ShiftScheduler(tpl, interval_minutes=30).solve(req)
+    assert isinstance(s, ShiftSchedule)
+    assert s.fully_covered
+    assert "interval_start" in s.plan
+    rep = compare_plan(req, s)
+    assert rep["meets_target"].all()
+    assert (rep["scheduled"] >= rep["required"]).all()
+    # one agent short somewhere -> that interval misses the target
+    short = s.scheduled.copy()
+    k = int(np.argmax(req.required))
+    short[k] = req.required[k] - 1
+    rep2 = compare_plan(req, short)
+    assert not rep2.loc[k, "meets_target"]
+    assert rep2.loc[k, "service_level"] < 0.8
+    json.dumps(s.to_dict())
+    assert s.plot() is not None
+
+
+def test_plan_report_flags_unstable_erlang_c_intervals():
+    req = interval_requirements(_forecast())  # Erlang C
+    agents = req.required.copy()
+    agents[3] = 40  # load 50
+    rep = compare_plan(req, agents)
+    assert not rep.loc[3, "stable"]
+    assert rep.loc[3, "service_level"] == 0.0
+
+
+def test_scheduler_bad_input():
+    with pytest.raises(DesignError, match="multiple"):
+        ShiftScheduler([ShiftTemplate("odd", 45)], interval_minutes=30).solve([1, 1])
+    with pytest.raises(DesignError, match="break"):
+        ShiftScheduler([ShiftTemplate("b", 120, breaks=((100, 60),))], 30).solve([1] * 4)
+    with pytest.raises(DataError, match="non-negative"):
+        ShiftScheduler([ShiftTemplate("2h", 120)], 30).solve([1, -1, 1, 1])
+    with pytest.raises(DesignError, match="ShiftTemplate"):
+        ShiftScheduler([], 30).solve([1])
+
+
+# -- simulation hooks (with a simulator stand-in: the Erlang A service level plus noise) -------
+def _fake_simulator(loads_per_hour, noise):
+    def simulate(agents, rng):
+        sl = np.array(
+            [
+                erlang_a(lam, 300, max(int(n), 1), 120).service_level if lam > 0 else 1.0
+                for lam, n in zip(loads_per_hour, agents, strict=True)
+            ]
+        )
+        return pd.DataFrame({"service_level": sl + noise * rng.standard_normal(sl.size)})
+
+    return simulate
+
+
+def test_simulated_requirements_recovers_erlang_a_without_noise():
+    req = interval_requirements(_forecast().iloc[:7], patience_s=120)
+    sim = _fake_simulator(req.table["arrivals_per_hour"].to_numpy(), noise=0.0)
+    start = np.maximum(req.required - 3, 0)
+    out = simulated_requirements(start, sim, target_sl=0.8, n_replications=2, rng=1)
+    assert np.array_equal(out["required"].to_numpy(), req.required)
+    assert out["iterations"].iloc[0] == 4
+
+
+def test_simulated_requirements_uses_common_random_numbers():
+    req = interval_requirements(_forecast().iloc[:7], patience_s=120)
+    sim = _fake_simulator(req.table["arrivals_per_hour"].to_numpy(), noise=0.02)
+    a = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=4, rng=5)
+    b = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=4, rng=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert np.all(np.abs(a["required"].to_numpy() - req.required) <= 2)
+
+
+def test_verify_schedule_by_simulation_intervals_cover_truth():
+    req = interval_requirements(_forecast().iloc[:7], patience_s=120)
+    lam = req.table["arrivals_per_hour"].to_numpy()
+    sim = _fake_simulator(lam, noise=0.03)
+    out = verify_schedule_by_simulation(req.required, sim, target_sl=0.8, n_replications=8, rng=3)
+    truth = _fake_simulator(lam, noise=0.0)(req.required, np.random.default_rng(0))
+    covered = (out["ci_low"] <= truth["service_level"]) & (truth["service_level"] <= out["ci_high"])
+    assert covered.mean() >= 5 / 7
+    assert set(out["meets_target"]) <= {"yes", "no", "unclear"}
+    again = verify_schedule_by_simulation(req.required, sim, target_sl=0.8, n_replications=8, rng=3)
+    pd.testing.assert_frame_equal(out, again)
+    with pytest.raises(DesignError, match="n_replications"):
+        verify_schedule_by_simulation(req.required, sim, target_sl=0.8, n_replications=1)
+
+
+# -- the real engine as the simulator --------------------------------------------------------------
+def test_engine_simulator_matches_erlang_a_at_constant_load():
+    from simulation.staffing import engine_simulator
+
+    sim = engine_simulator([60] * 6, aht_s=300, patience_s=120, interval_s=1800)
+    out = verify_schedule_by_simulation(np.full(6, 12), sim, target_sl=0.8, n_replications=20, rng=2)
+    exact = erlang_a(120, 300, 12, 120).service_level  # 0.8188 (anchor)
+    # pooled over the intervals after the empty start: within 3 standard errors
+    steady = out.iloc[1:]
+    half = (steady["ci_high"] - steady["ci_low"]) / 2
+    se_pooled = np.sqrt(np.sum((half / 2.09) ** 2)) / len(steady)
+    assert abs(steady["mean"].mean() - exact) < 3 * se_pooled + 0.01
+    # same seed, same contacts: identical output
+    a = sim(np.full(6, 12), np.random.default_rng(4))
+    b = sim(np.full(6, 12), np.random.default_rng(4))
+    pd.testing.assert_frame_equal(a, b)
+    # more agents in one interval never hurts that interval under CRN
+    more = sim(np.array([12, 12, 20, 12, 12, 12]), np.random.default_rng(4))
+    assert more.loc[2, "service_level"] >= a.loc[2, "service_level"]
+    with pytest.raises(DataError, match="agents"):
+        sim(np.full(5, 12), np.random.default_rng(0))
+
+
+def test_template_max_agents_limits_part_timers():
+    full = ShiftTemplate("8h", 480)
+    part = ShiftTemplate("4h", 240, max_agents=2)
+    req = [4] * 10
+    free = ShiftScheduler([full, ShiftTemplate("4h", 240)], 60).solve(req)
+    capped = ShiftScheduler([full, part], 60).solve(req)
+    assert free.shifts.query("template == '4h'")["agents"].sum() > 2
+    assert capped.fully_covered
+    assert capped.shifts.query("template == '4h'")["agents"].sum() <= 2
+    assert capped.paid_hours >= free.paid_hours
+    only_part = ShiftScheduler([part], 60).solve(req)
+    assert set(only_part.uncovered["reason"]) == {"max_agents of '4h' binds"}
+
+
+def test_engine_layers_reproduce_the_staffing_profile():
+    from simulation.agents import staffed_slot_seconds
+    from simulation.staffing import _layer_groups, engine_simulator
+
+    agents = np.array([12, 0, 3, 12, 15, 15, 2, 12, 0])
+    groups = _layer_groups(agents, 1800.0, "q")
+    edges = np.arange(agents.size + 1) * 1800.0
+    staffed = staffed_slot_seconds(groups, edges, edges[-1]) / 1800.0
+    assert np.allclose(staffed, agents)
+    sim = engine_simulator([60] * 9, aht_s=300, patience_s=120)
+    out = sim(agents, np.random.default_rng(0))
+    assert len(out) == 9
+    assert out.loc[1, "service_level"] < out.loc[0, "service_level"]  # nobody on duty
