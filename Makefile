@@ -17,7 +17,7 @@ run: $(STAMP) $(DB)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
-	$(BIN)/servicelab book --force
+	$(BIN)/servicelab book
 
 install: $(STAMP)
 
@@ -46,7 +46,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 book: $(STAMP)
-	$(BIN)/servicelab book --force
+	$(BIN)/servicelab book
 
 # Re-resolve the lock from pyproject.toml (the single source of dependencies).
 lock: $(STAMP)
