@@ -64,23 +64,40 @@ class Shift:
             )
         object.__setattr__(self, "breaks", tuple(sorted(tuple(map(float, b)) for b in self.breaks)))
 
-    def on_periods(self, horizon_s: float) -> list[tuple[float, float]]:
-        """On-duty windows ``(t0, t1)`` that start before ``horizon_s``."""
+    def occurrence(self, k: int) -> list[tuple[float, float]]:
+        """On-duty windows ``(t0, t1)`` of occurrence ``k`` (0 = the first; ``k > 0`` needs ``period_s``).
+
+        Examples
+        --------
+        >>> Shift(0, 100, breaks=((40, 50),), period_s=1000).occurrence(1)
+        [(1000.0, 1040.0), (1050.0, 1100.0)]
+        """
+        if k and self.period_s is None:
+            raise DesignError(f"Shift occurrence {k} needs a repeating shift (period_s), got None")
+        off = k * self.period_s if k else 0.0
         base: list[tuple[float, float]] = []
         t = float(self.start_s)
         for b0, b1 in self.breaks:
             if b0 > t:
-                base.append((t, b0))
+                base.append((t + off, b0 + off))
             t = b1
         if self.end_s > t:
-            base.append((t, float(self.end_s)))
+            base.append((t + off, float(self.end_s) + off))
+        return base
+
+    def on_periods(self, horizon_s: float) -> list[tuple[float, float]]:
+        """On-duty windows ``(t0, t1)`` that start before ``horizon_s``.
+
+        For staffing accounting up to a horizon. The engine does not cut the roster here: it
+        keeps every window of a one-off shift and generates the occurrences of a repeating
+        shift that start after the arrival horizon while contacts are still waiting.
+        """
         if self.period_s is None:
-            return [p for p in base if p[0] < horizon_s]
+            return [p for p in self.occurrence(0) if p[0] < horizon_s]
         out = []
         k = 0
         while self.start_s + k * self.period_s < horizon_s:
-            off = k * self.period_s
-            out += [(a + off, b + off) for a, b in base if a + off < horizon_s]
+            out += [p for p in self.occurrence(k) if p[0] < horizon_s]
             k += 1
         return out
 

@@ -91,7 +91,8 @@ class Queue:
     patience : distribution, float or None
         Patience distribution (``None``: never abandons). Any distribution works.
     channel : str
-        Channel label (voice, chat, email...), carried into the records.
+        Channel label (voice, chat, email...), carried into the records (a categorical
+        ``channel`` column of :meth:`SimulationRun.records <simulation.metrics.SimulationRun.records>`).
     priority : int
         Static priority, 1 = highest (used by :class:`~simulation.routing.StaticPriority`).
 
@@ -382,7 +383,26 @@ def _simulate(
     na = len(group_of)
     conc = [groups[g].concurrency for g in group_of]
     free = list(conc)
-    on_periods = [g.on_periods(end) for g in groups]
+    # The roster is not cut at the arrival horizon: contacts still waiting then need their agents
+    # back (from a break, or the next occurrence of a repeating shift). One-off shifts keep all
+    # their windows; a repeating shift gets here the occurrences that start before the horizon,
+    # and later ones one at a time (``on_occurrence``) while its queues still have work.
+    on_periods: list[list[tuple[float, float]]] = []
+    next_occurrence: list[int | None] = []
+    for g in groups:
+        sh = g.shift
+        k = None
+        if g.profile is not None or sh is None:
+            periods = g.on_periods(end)
+        elif sh.period_s is None:
+            periods = sh.occurrence(0)
+        else:
+            periods, k = [], 0
+            while sh.start_s + k * sh.period_s < end:
+                periods += sh.occurrence(k)
+                k += 1
+        on_periods.append(periods)
+        next_occurrence.append(k)
     on_at0 = [any(t0 <= 0.0 < t1 for t0, t1 in p) for p in on_periods]
     on = [on_at0[g] for g in group_of]
     for gi, g in enumerate(groups):
@@ -631,6 +651,7 @@ def _simulate(
             heappush(heap, (arr[c], 1, next(eid), _Ev(CB_ARRIVAL, c)))
 
     def on_retry(ev: _Ev) -> None:
+        pending_retries[0] -= 1
         arrive(ev.c)
 
     def on_abandon(ev: _Ev) -> None:
@@ -658,6 +679,7 @@ def _simulate(
                 attempt.append(k + 1)
                 origin.append(o)
                 heappush(heap, (arr[r], 1, next(eid), _Ev(CB_RETRY, r)))
+                pending_retries[0] += 1
 
     def on_reconsider(ev: _Ev) -> None:
         c = ev.c
@@ -706,6 +728,29 @@ def _simulate(
         for a in members[ev.c]:
             on[a] = False
 
+    pending_retries = [0]
+    resolved_at = [-1] * ng  # resolved contacts at the group's previous lazy occurrence
+    stalled = [0] * ng
+
+    def on_occurrence(ev: _Ev) -> None:
+        # an occurrence of a repeating shift after the arrival horizon: the agents come back while
+        # their queues have contacts waiting (or retrials may still arrive); the chain stops when
+        # there is nothing left, or after 3 occurrences in a row that resolved nothing (e.g. a
+        # policy that never serves), so the run always ends.
+        gi, k = ev.c
+        if not (pending_retries[0] or any(n_waiting[q] for q in queues_for_group[gi])):
+            return
+        resolved = len(status) - status.count(WAITING)
+        stalled[gi] = stalled[gi] + 1 if resolved == resolved_at[gi] and not pending_retries[0] else 0
+        resolved_at[gi] = resolved
+        if stalled[gi] >= 3:
+            return
+        sh = groups[gi].shift
+        for t0, t1 in sh.occurrence(k):
+            heappush(heap, (t0, 1, next(eid), _Ev([on_shift_on], gi)))
+            heappush(heap, (t1, 0, next(eid), _Ev([on_shift_off], gi)))
+        heappush(heap, (sh.start_s + (k + 1) * sh.period_s, 0, next(eid), _Ev([on_occurrence], (gi, k + 1))))
+
     CB_DONE = [done_fast if fast else done_generic]
     CB_ABANDON = [on_abandon]
     CB_RECONSIDER = [on_reconsider]
@@ -727,6 +772,10 @@ def _simulate(
                 heappush(heap, (t0, 1, next(eid), _Ev([on_shift_on], gi)))
             if t1 < inf:
                 heappush(heap, (t1, 0, next(eid), _Ev([on_shift_off], gi)))
+    for gi, k in enumerate(next_occurrence):
+        if k is not None:
+            t = groups[gi].shift.start_s + k * groups[gi].shift.period_s
+            heappush(heap, (t, 0, next(eid), _Ev([on_occurrence], (gi, k))))
     if n0:
         heappush(heap, (arr[0], 1, next(eid), _Ev(CB_ARRIVAL, 0)))
     until = None if model.drain_s is None else end + model.drain_s
@@ -750,6 +799,7 @@ def _simulate(
         "sim_end_s": float(env.now),
         "group_of_agent": np.asarray(group_of, dtype=np.int32),
         "queue_names": tuple(qnames),
+        "queue_channels": tuple(q.channel for q in queues),
         "group_names": tuple(g.name for g in groups),
         "primary_groups": primary_groups,
         "n_agents": na,
@@ -788,11 +838,15 @@ def records_frame(records: dict[str, np.ndarray], info: dict[str, Any]) -> pd.Da
         prim_mat[q, list(gs)] = True
     is_prim = prim_mat[qcodes, grp]  # grp == -1 hits the all-False last column
     start = np.where(served, records["arrival_s"] + records["wait_s"], np.nan)
+    channels = info["queue_channels"]
+    channel_names = list(dict.fromkeys(channels))
+    channel_of_queue = np.array([channel_names.index(c) for c in channels], dtype=np.int64)
     return pd.DataFrame(
         {
             "contact_id": records["contact_id"].astype(np.int64),
             "attempt": records["attempt"].astype(np.int8),
             "queue": pd.Categorical.from_codes(qcodes, info["queue_names"]),
+            "channel": pd.Categorical.from_codes(channel_of_queue[qcodes], channel_names),
             "arrival_s": records["arrival_s"],
             "wait_s": records["wait_s"],
             "answered": served,

@@ -17,7 +17,7 @@ from servicelab.errors import DesignError
 from servicelab.results import Diagnostic, Summary, jsonable
 
 from .agents import staffed_slot_seconds
-from .engine import ABANDONED, SERVED, diagnostics_for, records_frame
+from .engine import ABANDONED, SERVED, WAITING, diagnostics_for, records_frame
 
 __all__ = ["ServiceLevel", "SimulationRun", "window_measures"]
 
@@ -40,6 +40,17 @@ class ServiceLevel:
     short_abandon_s : float or None
         Contacts abandoning within this many seconds are dropped from the
         denominator (and the numerator); ``None`` keeps them.
+
+    Notes
+    -----
+    Contacts still waiting when a simulated run ends (*unresolved*: no agent came
+    back for them, or ``drain_s`` cut the run short) are counted as offered and as
+    not answered within the threshold, the conservative choice. They are in the
+    ``"offered"`` denominator, never in the numerator, and (being neither answered
+    nor abandoned) outside the other two denominators. The same rule holds in
+    :meth:`SimulationRun.measures`, :meth:`SimulationRun.interval_metrics` and
+    :func:`~simulation.replicate.replicate`, whose ``unresolved`` diagnostic is a
+    warning whenever a run had any.
 
     Examples
     --------
@@ -126,33 +137,38 @@ def window_measures(
 ) -> dict[str, float]:
     """Steady-state style measures for contacts arriving in ``[t0, t1)`` (names as the anchors).
 
-    ``p_wait``: share that could not be answered at once; ``p_abandon``; ``asa_answered_s``
-    (mean wait of answered); ``ewq_all_s`` (mean time in queue of all, abandoners included);
-    ``lq`` (time-average queue length in the window); ``occupancy`` (busy slot time over
-    staffed slot time); one entry per service level; ``p_virtual_wait_le_<T>s`` (share whose
-    offered wait, i.e. the wait with infinite patience, is within T).
+    ``offered``: contacts arriving in the window, unresolved ones (still waiting at the end of
+    the run) included; ``p_wait``: share that could not be answered at once; ``p_abandon``;
+    ``asa_answered_s`` (mean wait of answered); ``ewq_all_s`` (mean time in queue of all
+    resolved contacts, abandoners included; an unresolved wait is unknown); ``lq``
+    (time-average queue length in the window, unresolved contacts waiting to the end);
+    ``occupancy`` (busy slot time over staffed slot time); one entry per service level
+    (unresolved contacts are offered and not answered within the threshold, see
+    :class:`ServiceLevel`); ``p_virtual_wait_le_<T>s`` (share whose offered wait, i.e. the wait
+    with infinite patience, is within T; unresolved ones are not).
     """
     arr = rec["arrival_s"]
     st = rec["status"]
     wait = rec["wait_s"]
-    m = (arr >= t0) & (arr < t1) & (st != 0)
+    m = (arr >= t0) & (arr < t1)
     n = int(m.sum())
     ans = st[m] == SERVED
     ab = st[m] == ABANDONED
-    w = wait[m]
+    unres = st[m] == WAITING
+    w = np.where(unres, np.inf, wait[m])  # still waiting at the end: not answered within any t
     out: dict[str, float] = {"offered": float(n)}
     nan = float("nan")
-    out["p_wait"] = float(np.mean(ab | (w > 0))) if n else nan
+    out["p_wait"] = float(np.mean(ab | unres | (w > 0))) if n else nan
     out["p_abandon"] = float(np.mean(ab)) if n else nan
     out["asa_answered_s"] = float(np.mean(w[ans])) if ans.any() else nan
-    out["ewq_all_s"] = float(np.mean(w)) if n else nan
-    done = st != 0
-    out["lq"] = _overlap(arr[done], arr[done] + wait[done], t0, t1) / (t1 - t0)
+    out["ewq_all_s"] = float(np.mean(w[~unres])) if n > unres.sum() else nan
+    out["lq"] = _overlap(arr, _queue_exit(rec), t0, t1) / (t1 - t0)
     served = st == SERVED
     start = arr[served] + wait[served]
     busy = _overlap(start, start + rec["work_s"][served], t0, t1)
     out["occupancy"] = busy / staffed_slot_s if staffed_slot_s > 0 else nan
     vw = np.where(ans, w, rec["virtual_wait_s"][m])
+    vw[unres] = np.inf
     for sl in service_levels:
         good, den = sl.counts(ans, ab, w)
         out[sl.key] = float(good.sum() / den.sum()) if den.sum() else nan
@@ -160,6 +176,11 @@ def window_measures(
             float(np.nanmean(vw <= sl.threshold_s)) if n else nan
         )
     return out
+
+
+def _queue_exit(rec: dict[str, np.ndarray]) -> np.ndarray:
+    """When each contact left the queue; contacts still waiting at the end never left (inf)."""
+    return np.where(rec["status"] == WAITING, np.inf, rec["arrival_s"] + rec["wait_s"])
 
 
 @dataclass(frozen=True)
@@ -222,7 +243,9 @@ class SimulationRun:
         idx = np.clip(np.searchsorted(edges, arr, side="right") - 1, 0, k - 1)
         ans = st == SERVED
         ab = st == ABANDONED
-        good, den = sl.counts(ans, ab, np.nan_to_num(wait, nan=np.inf))
+        # contacts still waiting at the end count as offered and not answered within t
+        good, den = sl.counts(ans, ab, np.where(st == WAITING, np.inf, wait))
+        exit_s = np.minimum(_queue_exit(r), edges[-1])
         qn = self.info["queue_names"]
         frames = []
         for label, sel in [*[(q, r["queue"] == i) for i, q in enumerate(qn)], ("all", None)]:
@@ -231,8 +254,7 @@ class SimulationRun:
             offered = cnt(np.ones(arr.shape))
             answered = cnt(ans)
             wsum = np.bincount(idx[mk & ans], weights=wait[mk & ans], minlength=k)
-            done = mk & (st != 0)
-            qlen = _binned_overlap(arr[done], arr[done] + wait[done], edges) / np.diff(edges)
+            qlen = _binned_overlap(arr[mk], exit_s[mk], edges) / np.diff(edges)
             with np.errstate(invalid="ignore", divide="ignore"):
                 f = pd.DataFrame(
                     {

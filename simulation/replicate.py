@@ -1,9 +1,11 @@
 """Independent replications with t-intervals, in a process pool or on Dask.
 
-Replication ``i`` is seeded by child ``i`` of ``SeedSequence(rng).spawn(n)``, so the
-numbers do not depend on the backend, the number of workers or the order in
-which replications finish: the process pool, Dask and the serial loop give
-identical results. Passing the same ``rng`` to two models gives *paired*
+Replication ``i`` is seeded by child ``i`` of the root seed (what
+``SeedSequence(rng).spawn(n)[i]`` gives for an int), so the numbers do not depend on
+the backend, the number of workers or the order in which replications finish: the
+process pool, Dask and the serial loop give identical results. The children are
+derived without advancing ``rng`` (:func:`simulation._seeds.child_seeds`), so passing
+the same int, SeedSequence or Generator *object* to two models gives *paired*
 replications under common random numbers (same contacts in replication ``i``).
 """
 
@@ -26,7 +28,8 @@ from servicelab.errors import DesignError
 from servicelab.random import RNGLike
 from servicelab.results import Diagnostic, Summary, jsonable
 
-from .engine import ContactCentre, seed_sequence
+from ._seeds import child_seeds
+from .engine import ContactCentre
 from .metrics import ServiceLevel
 
 __all__ = ["ReplicationResult", "replicate", "t_interval"]
@@ -60,10 +63,11 @@ def _one(
     seed: np.random.SeedSequence,
     service_levels: tuple[ServiceLevel, ...],
     interval_s: float | None,
-) -> tuple[dict[str, float], pd.DataFrame | None]:
+) -> tuple[dict[str, float], pd.DataFrame | None, int]:
     run = model.run(rng=seed)
     frame = None if interval_s is None else run.interval_metrics(interval_s, service_levels[0])
-    return run.measures(service_levels), frame
+    unresolved = sum(int(d.value or 0) for d in run.diagnostics if d.name == "unresolved")
+    return run.measures(service_levels), frame, unresolved
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class ReplicationResult:
         ``measure, mean, sd, n, ci_low, ci_high`` (Student-t, level ``confidence``).
     interval_metrics : DataFrame or None
         Per-interval metrics of every replication (column ``rep``), if requested.
+    unresolved : tuple of int
+        Contacts still waiting when each replication's run ended. They count as offered and
+        not answered within the threshold (see :class:`~simulation.metrics.ServiceLevel`); any
+        of them makes the ``unresolved`` diagnostic a warning.
     """
 
     replications: pd.DataFrame
@@ -85,6 +93,7 @@ class ReplicationResult:
     backend: str
     service_levels: tuple[ServiceLevel, ...]
     interval_metrics: pd.DataFrame | None = field(default=None, repr=False)
+    unresolved: tuple[int, ...] = ()
 
     @property
     def table(self) -> pd.DataFrame:
@@ -136,6 +145,19 @@ class ReplicationResult:
                 float(n),
             )
         ]
+        total = int(sum(self.unresolved))
+        if total:
+            reps = sum(1 for u in self.unresolved if u)
+            out.append(Diagnostic(
+                "unresolved",
+                "warning",
+                f"{total} contacts in {reps} of {n} replications were still waiting when the run ended "
+                "(no agents on duty for their queue, or drain_s too short); they count as offered and "
+                "not answered within the threshold: staff those queues or lengthen drain_s",
+                float(total),
+            ))
+        else:
+            out.append(Diagnostic("unresolved", "ok", "every contact was answered or abandoned", 0.0))
         return tuple(out)
 
     def summary(self) -> Summary:
@@ -213,7 +235,11 @@ def replicate(
     n_reps : int
         Number of replications (>= 2 for an interval).
     rng : int, Generator, SeedSequence or None
-        Root seed; replication ``i`` uses ``SeedSequence(rng).spawn(n_reps)[i]``.
+        Root seed; replication ``i`` uses child ``i`` of it, ``SeedSequence(root.entropy,
+        spawn_key=root.spawn_key + (i,))`` (for an int, ``SeedSequence(rng).spawn(n_reps)[i]``).
+        ``rng`` is not advanced: a SeedSequence is not spawned from and a Generator is not drawn
+        from (its ``bit_generator.seed_seq`` is used), so the same object passed again, e.g. to
+        another model, gives the same replications (common random numbers).
     backend : {"process", "dask", "serial"}
         ``"process"``: a local process pool (default); ``"dask"``: a ``dask.distributed``
         cluster; ``"serial"``: in this process. Results are identical across backends.
@@ -248,7 +274,7 @@ def replicate(
     sls = tuple(service_levels)
     if not sls:
         raise DesignError("give at least one ServiceLevel")
-    seeds = seed_sequence(rng).spawn(int(n_reps))
+    seeds = child_seeds(rng, int(n_reps))  # never advances rng: same object, same seeds (CRN)
     results: list[Any] = [None] * n_reps
     bar = tqdm(total=n_reps, disable=not progress, desc=f"replications ({backend})")
     try:
@@ -286,4 +312,5 @@ def replicate(
     frames = None
     if interval_s is not None:
         frames = pd.concat([r[1].assign(rep=i) for i, r in enumerate(results)], ignore_index=True)
-    return ReplicationResult(reps, confidence, backend, sls, frames)
+    return ReplicationResult(reps, confidence, backend, sls, frames,
+                             unresolved=tuple(int(r[2]) for r in results))

@@ -31,6 +31,7 @@ from scipy import optimize, sparse, stats
 from servicelab.errors import DataError, DesignError, UnstableQueueError
 from servicelab.random import RNGLike
 from servicelab.results import Diagnostic, Summary, jsonable
+from simulation._seeds import child_seeds
 from simulation.analytic import (
     DEFAULT_SL_DEFINITION,
     SL_DEFINITIONS,
@@ -825,14 +826,6 @@ def _replicate(
     return np.vstack(out)
 
 
-def _seeds(rng: RNGLike, n: int) -> list[np.random.SeedSequence]:
-    if isinstance(rng, np.random.SeedSequence):
-        return rng.spawn(n)
-    if isinstance(rng, np.random.Generator):
-        return [np.random.SeedSequence(int(v)) for v in rng.integers(0, 2**63 - 1, size=n)]
-    return np.random.SeedSequence(rng).spawn(n)
-
-
 def verify_schedule_by_simulation(
     scheduled: Any,
     simulate: SimulateFn,
@@ -857,7 +850,9 @@ def verify_schedule_by_simulation(
     target_sl : float
         Target to compare against.
     n_replications : int
-        Independent replications (seeds from ``SeedSequence.spawn``).
+        Independent replications: replication ``i`` is seeded by child ``i`` of ``rng``
+        (:func:`simulation._seeds.child_seeds`, derived without advancing ``rng``), so the same
+        int, SeedSequence or Generator object gives the same replications on every call.
 
     Returns
     -------
@@ -868,7 +863,7 @@ def verify_schedule_by_simulation(
     agents = scheduled.scheduled if isinstance(scheduled, ShiftSchedule) else np.asarray(scheduled)
     if n_replications < 2:
         raise DesignError(f"n_replications must be >= 2 for an interval, got {n_replications}")
-    vals = _replicate(simulate, agents.astype(int), _seeds(rng, n_replications), metric)
+    vals = _replicate(simulate, agents.astype(int), child_seeds(rng, n_replications), metric)
     mean = vals.mean(axis=0)
     se = vals.std(axis=0, ddof=1) / math.sqrt(n_replications)
     q = stats.t.ppf(0.5 + level / 2, n_replications - 1)
@@ -907,6 +902,10 @@ def simulated_requirements(
     (a backlog carries over), which is why this can differ from the per-interval Erlang
     requirement.
 
+    The replication seeds are child ``i`` of ``rng`` (:func:`simulation._seeds.child_seeds`),
+    derived without advancing ``rng``: every candidate, and every call with the same int,
+    SeedSequence or Generator object, gets the same seeds.
+
     Returns
     -------
     pandas.DataFrame
@@ -916,7 +915,7 @@ def simulated_requirements(
     if agents.ndim != 1 or np.any(agents < 0):
         raise DataError("initial must be a 1-d array of non-negative agents per interval")
     start = agents.copy()
-    seeds = _seeds(rng, n_replications)  # fixed for all candidates: CRN
+    seeds = child_seeds(rng, n_replications)  # fixed for all candidates: CRN
     iterations = 0
     while True:
         iterations += 1

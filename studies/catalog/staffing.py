@@ -537,8 +537,8 @@ def run(ctx: StudyContext) -> StudyOutput:
         raise DesignError(f"n_reps must be >= 2 for replication intervals, got {p['n_reps']}")
     if not 0 < p["target_sl"] < 1:
         raise DesignError(f"target_sl must lie in (0, 1), got {p['target_sl']}")
-    # integer seeds (not SeedSequence objects, whose spawn() advances): every scenario and
-    # candidate staffing of one part reuses the same replication seeds, i.e. common random numbers
+    # one integer root seed per part; replication seeds are derived from it the same way on every
+    # call, so every scenario and candidate staffing of one part sees the same contacts (CRN)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(ctx.seed).spawn(4)]
     threshold = float(p["sl_threshold_s"])
     sl = ServiceLevel(threshold, "offered")

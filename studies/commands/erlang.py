@@ -48,7 +48,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="service-level definition (default: answered within t over all arrivals)",
     )
     p.add_argument("--target-sl", type=float, default=None, help="target service level (without --agents)")
-    p.add_argument("--max-abandon", type=float, default=None, help="abandonment cap for Erlang A staffing")
+    p.add_argument(
+        "--max-abandon",
+        type=float,
+        default=None,
+        help="abandonment cap for Erlang A staffing (needs --patience-s and --target-sl, no --agents)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
     return p
@@ -131,6 +136,11 @@ def _table(result: dict[str, Any], args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Execute ``servicelab erlang``; returns the exit code (0 ok, 2 bad input)."""
     try:
+        if args.max_abandon is not None and (args.patience_s is None or args.agents is not None):
+            raise ServicelabError(
+                "--max-abandon caps abandonment in Erlang A staffing: it needs --patience-s and "
+                "--target-sl without --agents (with --agents, drop --max-abandon and read p_abandon)"
+            )
         if args.agents is None:
             if args.target_sl is None:
                 raise ServicelabError(

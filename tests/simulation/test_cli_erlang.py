@@ -138,6 +138,22 @@ def test_bad_input_exit_code(argv, capsys):
     assert err.startswith("servicelab erlang: error:")
 
 
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["--target-sl", "0.8", "--max-abandon", "0.02"], "--patience-s"),  # Erlang C has no abandons
+        (["--agents", "520", "--patience-s", "120", "--max-abandon", "0.02"], "without --agents"),
+        (["--agents", "520", "--max-abandon", "0.02"], "--patience-s"),
+    ],
+)
+def test_max_abandon_without_erlang_a_staffing_is_an_error(argv, missing, capsys):
+    code, out, err = _run(["--arrivals-per-hour", "6000", "--aht-s", "300", *argv], capsys)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("servicelab erlang: error: --max-abandon")
+    assert missing in err
+
+
 def test_registered_in_the_servicelab_command(capsys):
     from studies.cli import main
 

@@ -191,6 +191,47 @@ def test_shifts_and_breaks_change_capacity() -> None:
     assert np.isnan(occ[1]) and occ[2] > 0  # nobody staffed during the break interval
 
 
+@pytest.mark.parametrize("two_groups", [False, True], ids=["fast path", "generic path"])
+def test_agents_return_after_a_break_that_ends_after_the_last_arrival(two_groups) -> None:
+    # the arrival horizon is ~70 s; the agent's break runs 50-200 s: it must come back
+    q = Queue("q", Trace([60.0, 70.0]), aht=Deterministic(5.0))
+    groups = [AgentGroup("a", ("q",), 1, shift=Shift(0, 1000, breaks=((50, 200),)))]
+    if two_groups:
+        groups.append(AgentGroup("b", ("q",), 1, shift=Shift(150, 1000)))
+    run = ContactCentre([q], groups).run(rng=0)
+    r = run.records()
+    np.testing.assert_allclose(r.start_s, [200.0, 205.0] if not two_groups else [150.0, 155.0])
+    assert not [d for d in run.diagnostics if d.loud]
+
+
+@pytest.mark.parametrize("two_groups", [False, True], ids=["fast path", "generic path"])
+def test_repeating_shift_comes_back_for_contacts_left_at_the_horizon(two_groups) -> None:
+    # on duty 0-100 s every 1000 s; the last contact arrives at 150 s, after the first occurrence
+    q = Queue("q", Trace([60.0, 150.0]), aht=Deterministic(5.0))
+    groups = [AgentGroup("a", ("q",), 1, shift=Shift(0, 100, breaks=((40, 80),), period_s=1000))]
+    if two_groups:
+        groups.append(AgentGroup("b", ("q",), 1, shift=Shift(0, 30)))
+    run = ContactCentre([q], groups).run(rng=0)
+    np.testing.assert_allclose(run.records().start_s, [80.0, 1000.0])
+    assert not [d for d in run.diagnostics if d.loud]
+
+
+def test_repeating_shift_chain_ends_when_the_policy_never_serves() -> None:
+    class Never:
+        def select_agent(self, state, c):
+            return None
+
+        def select_queue(self, state, a):
+            return None
+
+    q = Queue("q", Trace([60.0, 150.0]), aht=Deterministic(5.0))
+    group = AgentGroup("a", ("q",), 1, shift=Shift(0, 100, period_s=1000))
+    run = ContactCentre([q], [group], routing=Never()).run(rng=0)
+    assert run.records().answered.sum() == 0
+    assert [d.name for d in run.diagnostics if d.loud] == ["unresolved"]
+    assert run.info["sim_end_s"] < 10_000  # a few occurrences, then the run ends
+
+
 def test_daily_shift_pattern_and_generic_path_with_two_groups() -> None:
     day = Shift(8 * 3600, 16 * 3600, breaks=((12 * 3600, 12.5 * 3600),), period_s=86400)
     night = Shift(0, 8 * 3600, period_s=86400)
@@ -247,13 +288,24 @@ def test_records_frame_and_measures_shapes() -> None:
     run = _two_class().run(rng=1)
     r = run.records()
     assert list(r.columns) == [
-        "contact_id", "attempt", "queue", "arrival_s", "wait_s", "answered", "abandoned",
+        "contact_id", "attempt", "queue", "channel", "arrival_s", "wait_s", "answered", "abandoned",
         "start_s", "handle_s", "agent", "group", "overflow", "callback", "virtual_wait_s",
     ]
     assert (r.answered ^ r.abandoned).all()
     assert r.wait_s.ge(0).all() and r.arrival_s.is_monotonic_increasing
     assert "service level" in run.summary().info
     assert run.to_dict()["n_contacts"] == len(r)
+
+
+def test_records_carry_each_queues_channel() -> None:
+    qs = [Queue("sales", Trace([1.0, 5.0]), 10.0), Queue("web", Trace([2.0]), 10.0, channel="chat"),
+          Queue("billing", Trace([3.0]), 10.0)]
+    m = ContactCentre(qs, [AgentGroup("a", ("sales", "web", "billing"), 2)])
+    r = m.run(rng=0).records()
+    assert isinstance(r.channel.dtype, pd.CategoricalDtype)
+    assert list(r.channel.cat.categories) == ["voice", "chat"]
+    assert dict(zip(r.queue.astype(str), r.channel.astype(str), strict=True)) == {
+        "sales": "voice", "web": "chat", "billing": "voice"}
 
 
 def test_skills_overflow_runs_in_the_generic_path() -> None:

@@ -64,3 +64,33 @@ def test_binned_overlap_matches_the_direct_sum() -> None:
     edges = np.array([0.0, 3.0, 10.0, 50.0, 50.5, 99.0, 130.0])
     direct = [_overlap(t0, t1, a, b) for a, b in itertools.pairwise(edges)]
     np.testing.assert_allclose(_binned_overlap(t0, t1, edges), direct, rtol=1e-9, atol=1e-9)
+
+
+def test_unresolved_contacts_count_as_offered_and_not_answered() -> None:
+    # one agent on duty 0-100 s; the contacts at 150 s and 160 s are never answered (unresolved)
+    from simulation import AgentGroup, ContactCentre, Deterministic, Queue, Shift, Trace, replicate
+
+    q = Queue("q", Trace([10.0, 150.0, 160.0]), aht=Deterministic(5.0))
+    model = ContactCentre([q], [AgentGroup("a", ("q",), 1, shift=Shift(0, 100))])
+    run = model.run(rng=0)
+    m = run.measures((ServiceLevel(20), ServiceLevel(20, "answered")))
+    assert m["offered"] == 3
+    assert m["sl_20s"] == pytest.approx(1 / 3)  # offered: unresolved are in the denominator
+    assert m["sl_20s_answered"] == 1.0  # answered-only: they are not
+    assert m["p_wait"] == pytest.approx(2 / 3)
+    assert m["p_abandon"] == 0.0 and m["ewq_all_s"] == 0.0
+    assert m["p_virtual_wait_le_20s"] == pytest.approx(1 / 3)
+    assert m["lq"] > 0  # they wait until the end of the run
+    # the per-interval metrics use the same definition
+    im = run.interval_metrics(interval_s=100)
+    im = im[im.queue == "all"]
+    assert im.offered.sum() == 3
+    np.testing.assert_allclose(im.service_level, [1.0, 0.0])
+    assert im.queue_len.iloc[1] > 0
+    # ... and so do replications, with a loud diagnostic
+    rep = replicate(model, 2, rng=0, backend="serial", progress=False)
+    assert rep.table.set_index("measure").loc["sl_20s", "mean"] == pytest.approx(1 / 3)
+    assert rep.unresolved == (2, 2)
+    diag = {d.name: d for d in rep.diagnostics}["unresolved"]
+    assert diag.loud and diag.value == 4
+    assert "unresolved" in str(rep.summary())

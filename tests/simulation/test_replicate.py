@@ -34,6 +34,26 @@ def test_backends_give_identical_results() -> None:
     assert serial.replications["p_wait"].nunique() == 4  # replications differ from each other
 
 
+@pytest.mark.parametrize(
+    "make", [lambda: 11, lambda: np.random.SeedSequence(11), lambda: np.random.default_rng(11)],
+    ids=["int", "SeedSequence", "Generator"],
+)
+def test_same_rng_object_gives_paired_replications(make) -> None:
+    # CRN: the same seed object passed twice (e.g. to two policies) gives the same contacts;
+    # neither a SeedSequence (spawn) nor a Generator (draws) may be advanced by replicate
+    m = ContactCentre([Queue("q", Poisson(2 / 60, 3600), aht=300.0, patience=120.0)],
+                      [AgentGroup("a", ("q",), 12)])
+    rng = make()
+    a = replicate(m, 3, rng=rng, backend="serial", progress=False)
+    b = replicate(m, 3, rng=rng, backend="serial", progress=False)
+    pd.testing.assert_frame_equal(a.replications, b.replications)
+    assert a.replications["offered"].nunique() == 3
+    ref = replicate(m, 3, rng=11, backend="serial", progress=False)
+    pd.testing.assert_frame_equal(a.replications, ref.replications)
+    if isinstance(rng, np.random.SeedSequence):
+        assert rng.n_children_spawned == 0
+
+
 def test_replication_result_api() -> None:
     import matplotlib
 
@@ -42,7 +62,8 @@ def test_replication_result_api() -> None:
     t = r.table.set_index("measure")
     assert (t["ci_low"] <= t["mean"]).all() and (t["mean"] <= t["ci_high"]).all()
     assert r.interval("p_abandon")[0] == pytest.approx(t.loc["p_abandon", "mean"])
-    assert [d.status for d in r.diagnostics] == ["warning"]  # fewer than 5 replications
+    assert [(d.name, d.status) for d in r.diagnostics] == [
+        ("replications", "warning"), ("unresolved", "ok")]  # fewer than 5 replications
     assert "Simulation replications" in str(r.summary())
     assert r.plot() is not None
     assert r.to_dict()["service_levels"] == {"sl_20s": "answered within 20 s / offered"}

@@ -236,12 +236,42 @@ def test_simulated_requirements_recovers_erlang_a_without_noise():
 
 
 def test_simulated_requirements_uses_common_random_numbers():
+    # a stub that records the generator state it is handed, per candidate staffing: under CRN
+    # every candidate gets the same replication seeds (and the replications differ from each other)
     req = interval_requirements(_forecast().iloc[:7], patience_s=120)
     sim = _fake_simulator(req.table["arrivals_per_hour"].to_numpy(), noise=0.02)
-    a = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=4, rng=5)
-    b = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=4, rng=5)
-    pd.testing.assert_frame_equal(a, b)
+    seen: dict[tuple[int, ...], list[int]] = {}
+
+    def recording(agents, rng):
+        seen.setdefault(tuple(int(v) for v in agents), []).append(rng.bit_generator.state["state"]["state"])
+        return sim(agents, rng)
+
+    a = simulated_requirements(req.required - 2, recording, target_sl=0.8, n_replications=4, rng=5)
+    assert len(seen) == a["iterations"].iloc[0] >= 2  # one entry per candidate staffing
+    states = list(seen.values())
+    assert len(set(states[0])) == 4
+    assert all(s == states[0] for s in states[1:])
     assert np.all(np.abs(a["required"].to_numpy() - req.required) <= 2)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: 5, lambda: np.random.SeedSequence(5), lambda: np.random.default_rng(5)],
+    ids=["int", "SeedSequence", "Generator"],
+)
+def test_same_rng_object_gives_the_same_simulated_staffing(make):
+    # the seeds are derived without advancing rng: reusing one object reproduces the result
+    req = interval_requirements(_forecast().iloc[:7], patience_s=120)
+    sim = _fake_simulator(req.table["arrivals_per_hour"].to_numpy(), noise=0.05)
+    rng = make()
+    a = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=3, rng=rng)
+    b = simulated_requirements(req.required - 2, sim, target_sl=0.8, n_replications=3, rng=rng)
+    pd.testing.assert_frame_equal(a, b)
+    c = verify_schedule_by_simulation(req.required, sim, target_sl=0.8, n_replications=3, rng=rng)
+    d = verify_schedule_by_simulation(req.required, sim, target_sl=0.8, n_replications=3, rng=rng)
+    pd.testing.assert_frame_equal(c, d)
+    # an int, its SeedSequence and a generator seeded with it name the same replications
+    pd.testing.assert_frame_equal(a, simulated_requirements(req.required - 2, sim, target_sl=0.8,
+                                                            n_replications=3, rng=5))
 
 
 def test_verify_schedule_by_simulation_intervals_cover_truth():
