@@ -10,7 +10,8 @@ peak memory is measured cleanly:
 
 Prints one JSON line per case (time, peak RSS increase), then one line with the ratios and the
 largest absolute difference between the two results (target: >= 5x faster, <= 1/5 of the
-memory, identical numbers to 1e-9).
+memory, identical numbers to 1e-9), with ``meets_target`` (one boolean per target) and
+``all_targets_met``.
 
 Usage::
 
@@ -147,12 +148,18 @@ def main() -> None:
             for k, v in a.items():
                 if isinstance(v, float):
                     diff = max(diff, abs(v - b[k]))
+        speedup = p["seconds"] / w["seconds"]
+        mem_frac = w["peak_mb"] / max(p["peak_mb"], 1e-9)
+        meets = {"speedup": bool(speedup >= 5), "memory_fraction": bool(mem_frac <= 0.2),
+                 "max_abs_diff": bool(diff <= 1e-9)}
         print(json.dumps({
             "case": "experiment_analyze_ratio", "rows": args.rows,
-            "speedup_vs_pandas": round(p["seconds"] / w["seconds"], 2),
-            "memory_fraction_of_pandas": round(w["peak_mb"] / max(p["peak_mb"], 1e-9), 4),
+            "speedup_vs_pandas": round(speedup, 2),
+            "memory_fraction_of_pandas": round(mem_frac, 4),
             "max_abs_diff": diff,
             "targets": {"speedup": ">= 5", "memory_fraction": "<= 0.2", "max_abs_diff": "<= 1e-9"},
+            "meets_target": meets,
+            "all_targets_met": all(meets.values()),
         }))
 
 

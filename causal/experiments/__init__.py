@@ -35,6 +35,7 @@ from causal.experiments.inference import (
 from causal.experiments.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, RatioOfMeans
 from causal.experiments.nonparametric import bootstrap_ci, mann_whitney
 from causal.experiments.power import MetricVariance, PowerAnalysis, PowerResult
+from causal.experiments.rerandomize import rerandomization_check
 from causal.experiments.sequential import (
     GroupSequentialDesign,
     SequentialBoundaries,
@@ -77,6 +78,7 @@ __all__ = [
     "mann_whitney",
     "mean_var_from_sums",
     "msprt_statistic",
+    "rerandomization_check",
     "simulate_service_experiment",
     "srm_test",
     "two_sample_test",

@@ -252,11 +252,30 @@ class Experiment:
                 )
         for c in bal_cols:
             miss = sum(mm.missing for mm in moments[f"__bal__{c}"].values())
-            if miss and self.nan_policy == "raise" and c not in self.balance:
+            if not miss:
+                continue
+            what = "balance column" if c in self.balance else "covariate"
+            if self.nan_policy == "raise":
                 raise DataError(
-                    f"covariate {c!r} has {miss} missing values; impute them (e.g. 0 plus an "
+                    f"{what} {c!r} has {miss} missing values; impute them (e.g. 0 plus an "
                     "indicator) or pass nan_policy='drop'"
                 )
+            diags.append(Diagnostic(
+                f"missing:balance:{c}", "warning",
+                f"{what} {c!r}: {miss} units with missing values left out of its balance check "
+                "(nan_policy='drop')", float(miss),
+            ))
+
+        # 7a: units with a missing segment are in the 'all' rows but in no segment row
+        if seg:
+            n_seg_na = int(counts.loc[counts[seg].isna(), "n"].sum())
+            if n_seg_na:
+                diags.append(Diagnostic(
+                    f"segment_missing:{seg}", "warning",
+                    f"{n_seg_na} units have a missing {seg!r}: they count in the 'all' rows but "
+                    "appear in no segment row; fill the segment (e.g. 'unknown') to see them",
+                    float(n_seg_na),
+                ))
 
         segments: list[Hashable] = [ALL]
         if seg:
@@ -274,7 +293,7 @@ class Experiment:
                         mm = _segment_moments(moments[key], arms, s)
                         new = self._moment_rows(key, m, mm, arms, diags, s)
                         if s == ALL and len(arms) > 2:
-                            omnibus.append(_omnibus(key, m, mm, arms))
+                            omnibus.append(_omnibus(key, m, mm, arms, diags))
                 except DataError as err:
                     if s == ALL:
                         raise
@@ -291,6 +310,7 @@ class Experiment:
         table = pd.DataFrame(rows)
         table = self._adjust(table)
         diags += self._guardrail_diagnostics(table)
+        diags += _relative_diagnostics(table, self.metrics)
         balance = _balance(moments, bal_cols, arms)
         diags += _balance_diagnostics(balance)
 
@@ -428,7 +448,7 @@ def _nan_row(nc, nt) -> dict[str, Any]:
     return row
 
 
-def _omnibus(key, m: RatioOfMeans, mm, arms) -> dict[str, Any]:
+def _omnibus(key, m: RatioOfMeans, mm, arms, diags: list[Diagnostic]) -> dict[str, Any]:
     pooled = _sum_moments([mm[a] for a in arms])
     th = m.theta(pooled)
     xc = pooled.mean(m.covariate) / pooled.mean(m.covariate_denominator) if th else 0.0
@@ -436,15 +456,52 @@ def _omnibus(key, m: RatioOfMeans, mm, arms) -> dict[str, Any]:
     if isinstance(m, Proportion) and not m.has_covariate:
         succ = np.array([mm[a].sums[0] for a in arms])
         n = np.array([mm[a].n for a in arms])
-        chi2, p, dof, _ = stats.chi2_contingency(np.vstack([succ, n - succ]), correction=False)
+        table = np.vstack([succ, n - succ])
+        if (table.sum(axis=1) == 0).any():
+            return _omnibus_failed(key, "chi-square homogeneity", diags,
+                                   f"{key!r} is 0 (or 1) for every unit of every arm")
+        chi2, p, dof, _ = stats.chi2_contingency(table, correction=False)
         return {"metric": key, "test": "chi-square homogeneity", "statistic": chi2,
                 "df1": dof, "df2": math.nan, "pvalue": p}
     try:
         F, d1, d2, p = welch_anova([s[0] for s in st], [s[1] for s in st], [s[2] for s in st])
-    except (ZeroDivisionError, FloatingPointError):
-        F = d1 = d2 = p = math.nan
+    except ZeroVarianceError:
+        zero = [str(a) for a, s in zip(arms, st, strict=True) if not s[1] > 0]
+        return _omnibus_failed(key, "Welch ANOVA", diags,
+                               f"{key!r} has zero variance in arm(s) {zero}")
     return {"metric": key, "test": "Welch ANOVA", "statistic": F, "df1": d1, "df2": d2,
             "pvalue": p}
+
+
+def _omnibus_failed(key, test: str, diags: list[Diagnostic], why: str) -> dict[str, Any]:
+    diags.append(Diagnostic(
+        f"omnibus:{key}", "warning",
+        f"omnibus {test} for {key!r} not computable: {why}. No arm can be declared a winner on "
+        "this metric until the omnibus test is possible; check the metric column per arm.",
+    ))
+    return {"metric": key, "test": f"{test} (not computable)", "statistic": math.nan,
+            "df1": math.nan, "df2": math.nan, "pvalue": math.nan}
+
+
+def _relative_diagnostics(table: pd.DataFrame, metrics: Mapping[str, Metric]) -> list[Diagnostic]:
+    """A relative CI that is NaN although the relative effect exists (log method, arm means of
+    different sign) must not pass silently."""
+    if table.empty or "relative_method" not in table.columns:
+        return []
+    bad = table[(table["relative_method"] == "log") & table["rel_ci_low"].isna()
+                & table["mean_control"].notna() & (table["mean_control"] != 0)
+                & table["mean_treatment"].notna()]
+    out = []
+    for key, rows in bad.groupby("metric", sort=False):
+        where = ", ".join(f"{r.arm}/{r.segment}" for r in rows.itertuples())
+        out.append(Diagnostic(
+            f"relative_ci:{key}", "warning",
+            f"metric {key!r}: no relative interval for {where}: the arm means have different "
+            "signs (or one is 0), so the log method is undefined. Use "
+            f"relative='delta' or relative='fieller' on {type(metrics[key]).__name__}({key!r}).",
+            float(len(rows)),
+        ))
+    return out
 
 
 def _noninferiority(row: dict, m: Metric, ci_level: float) -> None:
@@ -529,7 +586,12 @@ def _balance(moments, cols, arms) -> pd.DataFrame:
 
 def _balance_diagnostics(balance: pd.DataFrame) -> list[Diagnostic]:
     if balance.empty:
-        return []
+        return [Diagnostic(
+            "balance", "warning",
+            "pre-period balance NOT CHECKED: no metric has a pre-period covariate and no "
+            "balance column was given. Pass balance=['pre_...'] (pre-period columns) to "
+            "Experiment, or give a metric a covariate, to check that randomisation worked.",
+        )]
     bad = balance[(balance["smd"].abs() > 0.1) | (balance["pvalue"] < 0.001)]
     if bad.empty:
         worst = balance["smd"].abs().max()
@@ -607,8 +669,10 @@ class ExperimentResult:
                  higher_is_better: bool | None = None) -> str:
         """A plain-language recommendation from the primary metric, guardrails and checks.
 
-        Failed design checks (SRM, zero variance) block any decision; a significant primary
-        effect in the good direction is a ship candidate only if no guardrail warns or fails.
+        Failed design checks (SRM, zero variance) block any decision. With more than two arms the
+        omnibus test comes first: if it is not significant (or not computable) no arm gets a
+        ship decision. A significant primary effect in the good direction is a ship candidate
+        only if no guardrail warns or fails.
         ``higher_is_better`` defaults to the metric's own ``higher_is_better``.
         """
         r = self.row(primary, arm)
@@ -622,6 +686,13 @@ class ExperimentResult:
         lvl = f"{self.ci_level:.0%}"
         eff = (f"{primary}: {r['effect']:+.4g} ({lvl} CI {r['ci_low']:.4g} to {r['ci_high']:.4g};"
                f" {100 * r['rel_effect']:+.1f}%, adjusted p = {r['pvalue_adj']:.3g})")
+        omni = self._omnibus_text(primary)
+        if omni is not None:
+            text, passed = omni
+            if not passed:
+                return (f"INCONCLUSIVE: {text}, so no arm is compared for a ship decision "
+                        f"(the per-arm {eff} is not read on its own).")
+            eff = f"{text}; {eff}"
         guards = [d for d in self.diagnostics if d.name.startswith("guardrail:") and d.loud]
         good = (r["effect"] > 0) == hib
         if not r["significant"]:
@@ -632,6 +703,25 @@ class ExperimentResult:
             g = "; ".join(f"{d.name.split(':')[1]} ({d.status}): {d.message}" for d in guards)
             return f"HOLD: {eff} improves, but guardrails object: {g}."
         return f"SHIP CANDIDATE: {eff} improves and all guardrails hold."
+
+    def _omnibus_text(self, metric: str) -> tuple[str, bool] | None:
+        """With more than two arms: the omnibus test's sentence and whether it rejects."""
+        if len(self.treatments) < 2:
+            return None
+        alpha = 1 - self.ci_level
+        om = self.omnibus
+        sel = om[om["metric"] == metric] if not om.empty else om
+        if sel.empty:
+            text = (f"no omnibus test for {metric!r} across the {len(self.arms)} arms (not "
+                    "available for this metric type); per-arm comparisons are corrected")
+            return text, True
+        o = sel.iloc[0]
+        if not o["pvalue"] < alpha:
+            p = "not computable" if math.isnan(o["pvalue"]) else f"p = {o['pvalue']:.3g}"
+            text = (f"the omnibus {o['test']} across the {len(self.arms)} arms is not "
+                    f"significant ({p}; alpha {alpha:.3g})")
+            return text, False
+        return f"omnibus {o['test']} across the {len(self.arms)} arms p = {o['pvalue']:.3g}", True
 
     def _direction(self, metric: str) -> bool:
         return self.directions.get(metric, True)

@@ -255,6 +255,8 @@ def welch_anova(means: Sequence[float], variances: Sequence[float], ns: Sequence
     """Welch's heteroscedastic one-way ANOVA from per-arm statistics.
 
     Returns ``(F, df1, df2, pvalue)``. Used as the omnibus test before pairwise comparisons.
+    Raises :class:`ZeroVarianceError` when an arm has zero variance (the weights ``n / var``
+    are undefined) rather than returning NaN.
 
     Examples
     --------
@@ -265,6 +267,16 @@ def welch_anova(means: Sequence[float], variances: Sequence[float], ns: Sequence
     k = m.size
     if k < 2:
         raise DesignError("welch_anova needs at least 2 arms")
+    if (n < 2).any():
+        raise DataError(f"welch_anova needs at least 2 units per arm, got ns={n.tolist()}")
+    zero = np.flatnonzero(~(v > 0))
+    if zero.size:
+        # the arm weights n / var would be infinite and the statistic NaN: say so instead
+        raise ZeroVarianceError(
+            f"welch_anova: arm(s) {zero.tolist()} (0-based) have zero variance "
+            f"(variances={v.tolist()}), so Welch's weights are undefined; check that the metric "
+            "is not constant in those arms, or compare the arms pairwise"
+        )
     w = n / v
     sw = w.sum()
     mw = (w * m).sum() / sw

@@ -97,6 +97,14 @@ class RatioOfMeans(Metric):
             raise DesignError(f"margin must be positive (a tolerated harm), got {self.margin}")
         if self.covariate is None and self.covariate_denominator is not None:
             raise DesignError("covariate_denominator given without covariate")
+        if self.relative not in ("log", "delta", "fieller"):
+            raise DesignError(
+                f"relative must be 'log', 'delta' or 'fieller', got {self.relative!r}"
+            )
+        if self.alternative not in ("two-sided", "greater", "less"):
+            raise DesignError(
+                f"alternative must be 'two-sided', 'greater' or 'less', got {self.alternative!r}"
+            )
 
     # -- columns ----------------------------------------------------------------------------
     def _cols(self) -> tuple[str, ...]:

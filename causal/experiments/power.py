@@ -3,8 +3,10 @@
 The unit-level variance of a metric (delta-method variance for ratios, p(1-p) for proportions)
 and the CUPED variance reduction (the squared correlation with the covariate, θ pooled) are
 estimated from pilot or pre-period data, in pandas or in the warehouse. The calculation itself
-uses statsmodels' ``TTestIndPower`` (means, ratios) and ``NormalIndPower`` with Cohen's h
-(proportions without CUPED).
+uses statsmodels' ``TTestIndPower`` (means, ratios: Welch t in the analysis) and
+``NormalIndPower`` (proportions: z test in the analysis), with Cohen's h for proportions without
+a CUPED adjustment. ``sample_size``, ``power`` and ``mde`` use the same family, so they invert
+each other.
 """
 
 from __future__ import annotations
@@ -126,15 +128,28 @@ class PowerAnalysis:
         )
 
     # -- core ----------------------------------------------------------------------------
+    @staticmethod
+    def _cohen_h(v: MetricVariance, cuped: bool) -> bool:
+        """Proportions without an effective CUPED adjustment use Cohen's h (arcsine) with the
+        normal engine, whether or not ``cuped`` was asked for: no covariate, no adjustment."""
+        return v.is_proportion and not (cuped and v.variance_reduction > 0)
+
+    def _sd(self, v: MetricVariance, cuped: bool) -> float:
+        return v.sd * math.sqrt(1 - (v.variance_reduction if cuped else 0.0))
+
     def _es(self, v: MetricVariance, abs_mde: float, cuped: bool) -> tuple[float, bool]:
-        """Standardised effect size and whether to use the normal (Cohen's h) engine."""
-        if v.is_proportion and not cuped:
+        """Standardised effect size and whether to use the normal engine.
+
+        Proportions are analysed by a z test, so they always use the normal engine: Cohen's h
+        without CUPED (or without a covariate), the CUPED-adjusted sd with it. Means and ratios
+        use the t engine (Welch t in the analysis).
+        """
+        if self._cohen_h(v, cuped):
             p1 = v.mean + abs_mde
             if not 0 < p1 < 1:
                 raise DesignError(f"baseline {v.mean} + effect {abs_mde} is outside (0, 1)")
             return abs(float(proportion_effectsize(p1, v.mean))), True
-        sd = v.sd * math.sqrt(1 - (v.variance_reduction if cuped else 0.0))
-        return abs(abs_mde) / sd, False
+        return abs(abs_mde) / self._sd(v, cuped), v.is_proportion
 
     def _abs(self, v: MetricVariance, abs_mde, rel_mde) -> float:
         if (abs_mde is None) == (rel_mde is None):
@@ -191,15 +206,36 @@ class PowerAnalysis:
         self, v: MetricVariance | Any, n_per_group: float, *, power: float = 0.8,
         cuped: bool = True,
     ) -> PowerResult:
-        """Minimum detectable (absolute) effect with ``n_per_group`` control units."""
+        """Minimum detectable (absolute) effect with ``n_per_group`` control units.
+
+        Uses the same test family as :meth:`sample_size` and :meth:`power`. For a proportion
+        without a CUPED adjustment the MDE is the increase of the baseline share whose Cohen's
+        h is detectable (a decrease when no increase can reach it).
+        """
         v = v if isinstance(v, MetricVariance) else self.variance(v)
         _check_n(n_per_group)
-        es = TTestIndPower().solve_power(
+        if not 0 < power < 1:
+            raise DesignError(f"power must be in (0, 1), got {power}")
+        es = float(self._engine(v.is_proportion).solve_power(
             nobs1=n_per_group, alpha=self.alpha, power=power, ratio=self.ratio,
             alternative=self.alternative,
-        )
-        sd = v.sd * math.sqrt(1 - (v.variance_reduction if cuped else 0.0))
-        return self._result("abs_mde", v, n_per_group, float(es) * sd, power, cuped)
+        ))
+        if self._cohen_h(v, cuped):
+            # invert h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)): an increase when one is possible
+            base = math.asin(math.sqrt(v.mean))
+            up = base + es / 2
+            if up <= math.pi / 2:
+                eff = math.sin(up) ** 2 - v.mean
+            else:
+                down = base - es / 2
+                if down < 0:
+                    raise DesignError(
+                        f"no change of the baseline proportion {v.mean:.4g} is detectable with "
+                        f"n_per_group={n_per_group}; use more units"
+                    )
+                eff = math.sin(down) ** 2 - v.mean
+            return self._result("abs_mde", v, n_per_group, eff, power, cuped)
+        return self._result("abs_mde", v, n_per_group, es * self._sd(v, cuped), power, cuped)
 
 
 def _check_n(n: float) -> None:

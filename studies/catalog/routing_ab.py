@@ -30,6 +30,10 @@ METRICS: dict[str, tuple[str, str | None, str, bool]] = {
     "reopened": ("reopen rate (contacts old enough for a reopen to be seen)", "reopened", "share", False),
 }
 
+# guardrail non-inferiority margins, absolute (in the metric's own units), not relative:
+CSAT_MARGIN = 0.1  # CSAT points per survey response (1-5 scale)
+REOPEN_MARGIN = 0.01  # one percentage point of reopen rate
+
 _CUSTOMERS_SQL = """
 WITH exp AS (
     SELECT start_at, end_at FROM experiments WHERE experiment = ?
@@ -106,12 +110,15 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
         wait_s=RatioOfMeans("wait_s_sum", "answered", higher_is_better=False, **wait_cov),
         fcr=RatioOfMeans("fcr_sum", "answered"),
         resolved_48h=RatioOfMeans("resolved_48h_sum", "eligible_48h"),
-        csat=RatioOfMeans("csat_sum", "csat_n", margin=0.05),
-        reopened=RatioOfMeans("reopened_sum", "reopen_eligible", higher_is_better=False, margin=0.01),
+        csat=RatioOfMeans("csat_sum", "csat_n", margin=CSAT_MARGIN, relative_margin=False),
+        reopened=RatioOfMeans("reopened_sum", "reopen_eligible", higher_is_better=False,
+                              margin=REOPEN_MARGIN, relative_margin=False),
         variant="variant",
         control="control",
         arms=("control", "treatment"),
         guardrails=("csat", "reopened"),
+        # pre-period balance is checked with or without CUPED
+        balance=("pre_answered", "pre_handle_s_sum"),
         segment=segment,
         ci_level=1 - alpha,
         name=EXPERIMENT,
@@ -163,6 +170,12 @@ def run(ctx: StudyContext) -> StudyOutput:
             " CUPED adjusts each metric with the customer's pre-period value (theta pooled over arms)."
             if ctx.params["cuped"]
             else ""
+        ),
+        "",
+        (
+            f"**Guardrails.** Non-inferiority against absolute margins: CSAT may not fall by more than "
+            f"{CSAT_MARGIN:g} points per response, and the reopen rate may not rise by more than "
+            f"{REOPEN_MARGIN * 100:g} percentage point (one-sided test at alpha/2)."
         ),
         "",
         f"**Decision:** {result.decision(primary)}",

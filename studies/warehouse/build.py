@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from servicelab.errors import RunError
 
+if TYPE_CHECKING:
+    from studies.world import WorldConfig
+
 DEFAULT_DB = Path("data/tws.duckdb")
 
 
 def build_warehouse(path: str | Path = DEFAULT_DB, *, seed: int = 20260105, scale: float = 1.0,
-                    force: bool = False) -> dict[str, int]:
+                    force: bool = False, config: WorldConfig | None = None) -> dict[str, int]:
     """Generate the synthetic service world and write it to a DuckDB file.
 
     The file is written under a temporary name in the same folder and renamed into place, so a
@@ -30,6 +34,9 @@ def build_warehouse(path: str | Path = DEFAULT_DB, *, seed: int = 20260105, scal
         1.0 gives about a million contacts over 90 days.
     force : bool
         Replace an existing file. Without it an existing file is an error.
+    config : WorldConfig, optional
+        The world's knobs (default ``WorldConfig()``), e.g. ``WorldConfig(srm_bias=0.2)`` to
+        inject a sample-ratio mismatch into the routing-v2 assignment log.
 
     Returns
     -------
@@ -47,7 +54,7 @@ def build_warehouse(path: str | Path = DEFAULT_DB, *, seed: int = 20260105, scal
     if path.exists() and not force:
         raise RunError(f"{path} already exists; pass --force to rebuild it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    world = generate_world(seed=seed, scale=scale)
+    world = generate_world(seed=seed, scale=scale, config=config)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

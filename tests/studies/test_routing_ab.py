@@ -44,6 +44,9 @@ def test_cuped_reduces_the_handle_time_interval(first_run, world_db: Path, tmp_p
     width = lambda rec: float(np.diff(rec.output.tables["overall"].set_index("metric").loc[
         "handle_s", ["ci_low", "ci_high"]].to_numpy(dtype=float))[0])
     assert width(first_run) < 0.95 * width(plain)
+    # balance is still checked without CUPED
+    bal = next(d for d in plain.output.diagnostics if d.name == "balance")
+    assert bal.status == "ok" and "NOT CHECKED" not in bal.message
 
 
 def test_same_seed_same_results(first_run, world_db: Path, tmp_path: Path) -> None:
@@ -78,3 +81,28 @@ def test_ticket_level_analysis_is_too_narrow(world_db: Path) -> None:
     # same point estimate, wider (honest) interval at the randomisation unit
     assert naive.table.loc[0, "effect"] == pytest.approx(delta.table.loc[0, "effect"], rel=1e-9)
     assert se_delta > 1.05 * se_naive
+
+
+def test_guardrail_margins_are_absolute(first_run) -> None:
+    """Reopen may rise by at most one percentage point, CSAT fall by at most 0.1 points."""
+    overall = first_run.output.tables["overall"].set_index("metric")
+    assert overall.loc["reopened", "ni_margin_abs"] == pytest.approx(0.01)
+    assert overall.loc["csat", "ni_margin_abs"] == pytest.approx(0.1)
+    assert "1 percentage point" in first_run.output.report_md
+    assert "0.1 points" in first_run.output.report_md
+
+
+def test_injected_sample_ratio_mismatch_fails_the_run(tmp_path: Path) -> None:
+    """A world whose log loses 20 % of treatment assignments must not produce a decision."""
+    from studies.warehouse import build_warehouse
+    from studies.world import WorldConfig
+
+    db = tmp_path / "srm.duckdb"
+    build_warehouse(db, seed=5, scale=0.02, force=True, config=WorldConfig(srm_bias=0.2))
+    rec = run_study("routing-ab", db=db, runs_dir=tmp_path / "runs", seed=4,
+                    params={"segment": ""})
+    assert not rec.ok and rec.manifest["status"] == "failed"
+    assert rec.path.name.endswith(".failed")
+    srm = next(d for d in rec.output.diagnostics if d.name == "srm")
+    assert srm.status == "fail" and "SAMPLE RATIO MISMATCH" in srm.message
+    assert "**Decision:** NO DECISION" in rec.output.report_md

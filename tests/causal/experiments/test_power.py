@@ -40,8 +40,27 @@ def test_round_trip_power_mde_sample_size(pilot):
         v = pa.variance(pilot)
         n = pa.sample_size(v, rel_mde=0.05).n_per_group
         assert pa.power(v, n, rel_mde=0.05).power == pytest.approx(0.8, abs=0.01)
-        if not v.is_proportion:
-            assert pa.mde(v, n).rel_mde == pytest.approx(0.05, rel=1e-3)
+        for cuped in (True, False):
+            assert pa.mde(v, n, cuped=cuped).rel_mde == pytest.approx(0.05, rel=1e-3)
+
+
+def test_proportion_without_covariate_ignores_cuped_flag(pilot):
+    """No covariate, no adjustment: cuped=True and cuped=False are the same calculation."""
+    pa = PowerAnalysis(Proportion("any_contact"))
+    v = pa.variance(pilot)
+    assert v.variance_reduction == 0
+    a, b = pa.sample_size(v, rel_mde=0.05), pa.sample_size(v, rel_mde=0.05, cuped=False)
+    assert a.n_per_group == pytest.approx(b.n_per_group, rel=1e-12)
+    assert pa.power(v, 800, rel_mde=0.05).power == pytest.approx(
+        pa.power(v, 800, rel_mde=0.05, cuped=False).power, rel=1e-12)
+    assert pa.mde(v, 800).abs_mde == pytest.approx(pa.mde(v, 800, cuped=False).abs_mde, rel=1e-12)
+    # with a covariate CUPED uses the z test on the adjusted sd and needs fewer units
+    pc = PowerAnalysis(Proportion("any_contact", covariate="pre_contacts"))
+    vc = pc.variance(pilot)
+    assert vc.variance_reduction > 0
+    n_c = pc.sample_size(vc, rel_mde=0.05).n_per_group
+    assert n_c < pc.sample_size(vc, rel_mde=0.05, cuped=False).n_per_group
+    assert pc.mde(vc, n_c).rel_mde == pytest.approx(0.05, rel=1e-3)
 
 
 def test_power_is_honest_by_simulation():
