@@ -1,0 +1,478 @@
+"""One call: graph -> identify (DoWhy) -> several estimators side by side -> refute (DoWhy)
+-> sensitivity (Cinelli–Hazlett, E-value), with overlap, balance and ESS diagnostics."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from causal.observational import estimators as est_mod
+from causal.observational._data import binary_treatment, numeric_matrix, require_columns
+from causal.observational.estimators import Arrays
+from causal.observational.propensity import (
+    balance_table,
+    effective_sample_size,
+    fit_propensity,
+    ipw_weights,
+    overlap_diagnostic,
+    trim_mask,
+)
+from causal.observational.sensitivity import Sensitivity, cinelli_hazlett
+from causal.results import EffectEstimate
+from servicelab.errors import DataError, DesignError
+from servicelab.random import RNGLike, resolve_rng
+from servicelab.results import Diagnostic, Summary, jsonable
+
+ESTIMATORS: dict[str, str] = {
+    "naive": "naive difference in means (biased under confounding; shown for contrast)",
+    "regression": "regression adjustment (Lin, HC1)",
+    "standardization": "parametric g-formula with bootstrap CI",
+    "stratification": "propensity-score stratification (quintiles)",
+    "matching": "1:1 nearest-neighbour propensity matching",
+    "ipw": "inverse probability weighting (Hajek)",
+    "aipw": "augmented IPW (doubly robust)",
+    "linear_dml": "EconML LinearDML",
+    "causal_forest": "EconML CausalForestDML",
+    "dr_learner": "EconML DRLearner (linear final stage)",
+}
+REFUTERS: dict[str, str] = {
+    "placebo_treatment": "placebo_treatment_refuter",
+    "random_common_cause": "random_common_cause",
+    "data_subset": "data_subset_refuter",
+    "dummy_outcome": "dummy_outcome_refuter",
+}
+
+
+def parse_graph(graph: str | nx.DiGraph) -> nx.DiGraph:
+    """A DOT string (``digraph { a -> b; }``) or a networkx DiGraph, as a DiGraph."""
+    if isinstance(graph, nx.DiGraph):
+        return graph.copy()
+    if not isinstance(graph, str):
+        raise DesignError(f"graph must be a DOT string or a networkx DiGraph, got {type(graph)}")
+    import re
+
+    body = graph[graph.find("{") + 1: graph.rfind("}")] if "{" in graph else graph
+    g = nx.DiGraph()
+    for stmt in re.split(r"[;\n]", body):
+        stmt = re.sub(r"\[.*?\]", "", stmt).strip()
+        if not stmt:
+            continue
+        parts = [p.strip().strip('"') for p in stmt.split("->")]
+        if len(parts) == 1:
+            g.add_node(parts[0])
+        for u, v in itertools.pairwise(parts):
+            g.add_edge(u, v)
+    if not g.number_of_edges():
+        raise DesignError("the graph has no edges; write it as 'digraph { x -> t; x -> y; t -> y }'")
+    return g
+
+
+@dataclass(frozen=True)
+class Refutation:
+    """One DoWhy refuter's outcome and our reading of it."""
+
+    name: str
+    original: float
+    new_effect: float
+    pvalue: float | None
+    passed: bool
+    reading: str
+
+
+@dataclass(frozen=True)
+class ObservationalResult:
+    """Everything one :meth:`ObservationalStudy.fit` produced (an immutable value)."""
+
+    treatment: str
+    outcome: str
+    estimand: str
+    population: str
+    graph: nx.DiGraph
+    adjustment_set: tuple[str, ...]
+    identified: str
+    estimates: tuple[EffectEstimate, ...]
+    refutations: tuple[Refutation, ...]
+    sensitivity: Sensitivity | None
+    balance: pd.DataFrame
+    propensity: np.ndarray
+    treated: np.ndarray
+    kept: np.ndarray
+    ess: dict[str, float]
+    diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+
+    # -- access --------------------------------------------------------------------------------
+    def table(self) -> pd.DataFrame:
+        """The estimates side by side, one row per estimator."""
+        return pd.DataFrame([e.to_dict() for e in self.estimates])
+
+    def estimate(self, method: str) -> EffectEstimate:
+        """The estimate whose method name starts with ``method`` (e.g. ``"AIPW"``)."""
+        for e in self.estimates:
+            if e.method.lower().startswith(method.lower()):
+                return e
+        raise KeyError(f"no estimate {method!r}; have {[e.method for e in self.estimates]}")
+
+    def refutation_table(self) -> pd.DataFrame:
+        """The refuters as a frame."""
+        return pd.DataFrame([r.__dict__ for r in self.refutations])
+
+    def summary(self) -> Summary:
+        """Estimates, identification, refutations and sensitivity in plain words."""
+        notes = [f"Identified estimand: {self.identified}"]
+        notes += [f"Refuter {r.name}: {r.reading}" for r in self.refutations]
+        if self.sensitivity is not None:
+            notes.append("Sensitivity: " + self.sensitivity.explain())
+        cols = ["method", "estimand", "estimate", "se", "ci_low", "ci_high", "pvalue", "n"]
+        return Summary(
+            f"Observational study: effect of {self.treatment} on {self.outcome}",
+            self.table()[cols],
+            info={"estimand": self.estimand, "population": self.population,
+                  "adjustment set": ", ".join(self.adjustment_set) or "(none)",
+                  "units kept after trimming": int(self.kept.sum()),
+                  "ESS treated / control": f"{self.ess['treated']:.0f} / {self.ess['control']:.0f}"},
+            diagnostics=self.diagnostics, notes=notes,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (for run folders and ``glue``)."""
+        return jsonable({
+            "treatment": self.treatment, "outcome": self.outcome, "estimand": self.estimand,
+            "population": self.population, "adjustment_set": list(self.adjustment_set),
+            "identified": self.identified, "graph_edges": [list(e) for e in self.graph.edges],
+            "estimates": [e.to_dict() for e in self.estimates],
+            "refutations": [r.__dict__ for r in self.refutations],
+            "sensitivity": self.sensitivity.to_dict() if self.sensitivity else None,
+            "balance": self.balance.to_dict(orient="records"), "ess": self.ess,
+            "n_kept": int(self.kept.sum()),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        })
+
+    # -- plots ---------------------------------------------------------------------------------
+    def plot(self, ax: Any = None, kind: Literal["estimates", "love", "overlap", "graph"] =
+             "estimates"):
+        """Forest plot of the estimates (default), a Love plot, the overlap plot or the graph."""
+        if kind == "love":
+            return self.love_plot(ax)
+        if kind == "overlap":
+            return self.overlap_plot(ax)
+        if kind == "graph":
+            return self.graph_plot(ax)
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 0.5 + 0.45 * len(self.estimates)))[1]
+        ests = list(self.estimates)
+        yy = np.arange(len(ests))[::-1]
+        pts = [e.estimate for e in ests]
+        lo = [e.estimate - e.ci_low for e in ests]
+        hi = [e.ci_high - e.estimate for e in ests]
+        ax.errorbar(pts, yy, xerr=[lo, hi], fmt="o", capsize=3)
+        ax.set_yticks(yy, [e.method for e in ests])
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel(f"{self.estimand} of {self.treatment} on {self.outcome} (95% CI)")
+        return ax
+
+    def love_plot(self, ax: Any = None):
+        """Absolute SMD per covariate before and after weighting (0.1 line)."""
+        import matplotlib.pyplot as plt
+
+        b = self.balance.reindex(self.balance["smd_unweighted"].abs().sort_values().index)
+        ax = ax or plt.subplots(figsize=(6, 0.6 + 0.25 * len(b)))[1]
+        yy = np.arange(len(b))
+        ax.scatter(b["smd_unweighted"].abs(), yy, label="unweighted", marker="o")
+        ax.scatter(b["smd_weighted"].abs(), yy, label="IP-weighted", marker="x")
+        ax.axvline(0.1, color="grey", ls="--", lw=0.8)
+        ax.set_yticks(yy, b["covariate"])
+        ax.set_xlabel("|standardised mean difference|")
+        ax.legend(loc="lower right")
+        return ax
+
+    def overlap_plot(self, ax: Any = None):
+        """Propensity histograms of treated and control units."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 3))[1]
+        bins = np.linspace(0, 1, 41)
+        ax.hist(self.propensity[self.treated == 1], bins, alpha=0.6, density=True, label="treated")
+        ax.hist(self.propensity[self.treated == 0], bins, alpha=0.6, density=True, label="control")
+        ax.set_xlabel("propensity score")
+        ax.legend()
+        return ax
+
+    def graph_plot(self, ax: Any = None):
+        """The causal graph (layered layout; treatment and outcome highlighted)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 4))[1]
+        pos = nx.shell_layout(self.graph)
+        colors = ["#d95f02" if n == self.treatment else "#1b9e77" if n == self.outcome
+                  else "#bbbbbb" for n in self.graph.nodes]
+        nx.draw_networkx(self.graph, pos, ax=ax, node_color=colors, node_size=900, font_size=8,
+                         arrows=True)
+        ax.set_axis_off()
+        return ax
+
+
+@dataclass(frozen=True)
+class ObservationalStudy:
+    """Declare an observational effect study; :meth:`fit` runs the whole pipeline.
+
+    Parameters
+    ----------
+    treatment, outcome : str
+        Column names; the treatment must be binary (0/1 or bool).
+    confounders : sequence of str
+        The adjustment set when no ``graph`` is given (all treated as common causes).
+    graph : DOT string or networkx.DiGraph, optional
+        The causal graph; DoWhy finds the backdoor adjustment set from it. Every node except
+        those listed in ``unobserved`` must be a column of the data.
+    effect_modifiers : sequence of str
+        Columns along which the effect may vary (``X`` in EconML).
+    estimand : {"ATE", "ATT"}
+        Average effect over everyone, or over the treated.
+    population : str
+        Whom the estimand refers to, stated in every result.
+    estimators : sequence of str
+        Any of :data:`ESTIMATORS`.
+    refuters : sequence of str
+        Any of :data:`REFUTERS` (run by DoWhy on its regression-adjustment estimate).
+    trim : float, "crump" or None
+        Keep units with propensity in ``[trim, 1 - trim]`` (Crump et al. rule with ``"crump"``).
+    flexible_nuisance : bool
+        Gradient boosting (instead of linear/logistic) nuisance models for the EconML learners.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1); n = 400
+    >>> x = rng.normal(size=n); t = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    >>> df = pd.DataFrame({"x": x, "t": t, "y": 2 * t + x + rng.normal(size=n)})
+    >>> res = ObservationalStudy("t", "y", confounders=["x"], estimators=("naive", "aipw"),
+    ...                          refuters=()).fit(df, rng=0)
+    >>> abs(res.estimate("AIPW").estimate - 2) < 0.5
+    True
+    """
+
+    treatment: str
+    outcome: str
+    confounders: Sequence[str] = ()
+    graph: str | nx.DiGraph | None = None
+    unobserved: Sequence[str] = ()
+    effect_modifiers: Sequence[str] = ()
+    estimand: Literal["ATE", "ATT"] = "ATE"
+    population: str = "all units in the data"
+    estimators: Sequence[str] = ("naive", "regression", "ipw", "aipw", "linear_dml")
+    refuters: Sequence[str] = tuple(REFUTERS)
+    n_refute_simulations: int = 20
+    trim: float | Literal["crump"] | None = None
+    propensity_max_iter: int = 1000
+    on_convergence_failure: Literal["raise", "diagnose"] = "raise"
+    flexible_nuisance: bool = False
+    forest_trees: int = 100
+    sensitivity: bool = True
+
+    # -- pipeline ------------------------------------------------------------------------------
+    def _check(self) -> None:
+        if self.estimand not in ("ATE", "ATT"):
+            raise DesignError(f"estimand must be 'ATE' or 'ATT' (CATE: use CateAnalysis); "
+                              f"got {self.estimand!r}")
+        bad = [e for e in self.estimators if e not in ESTIMATORS]
+        if bad:
+            raise DesignError(f"unknown estimators {bad}; choose from {list(ESTIMATORS)}")
+        badr = [r for r in self.refuters if r not in REFUTERS]
+        if badr:
+            raise DesignError(f"unknown refuters {badr}; choose from {list(REFUTERS)}")
+
+    def _graph(self, data: pd.DataFrame) -> nx.DiGraph:
+        if self.graph is not None:
+            g = parse_graph(self.graph)
+            for node in (self.treatment, self.outcome):
+                if node not in g:
+                    raise DesignError(f"the graph has no node {node!r}; add it")
+            missing = [n for n in g.nodes if n not in data.columns and n not in self.unobserved]
+            if missing:
+                raise DataError(
+                    f"graph nodes {missing} are not columns of the data. If they are confounders "
+                    "you did not measure, declare them in unobserved=(...) (the effect may then "
+                    "not be identified); otherwise add the columns"
+                )
+            return g
+        if not self.confounders:
+            raise DesignError("give either a graph or a list of confounders (possibly with "
+                              "effect_modifiers); an empty adjustment set is rarely credible")
+        g = nx.DiGraph()
+        g.add_edge(self.treatment, self.outcome)
+        for c in self.confounders:
+            g.add_edge(c, self.treatment)
+            g.add_edge(c, self.outcome)
+        for m in self.effect_modifiers:
+            g.add_edge(m, self.outcome)
+        return g
+
+    def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> ObservationalResult:
+        """Identify, estimate with every requested estimator, refute and assess sensitivity."""
+        self._check()
+        gen = resolve_rng(rng)
+        require_columns(data, [self.treatment, self.outcome], "treatment/outcome")
+        require_columns(data, list(self.confounders), "confounders")
+        require_columns(data, list(self.effect_modifiers), "effect modifiers")
+        g = self._graph(data)
+        identified, adjust = self._identify(data, g)
+        t = binary_treatment(data, self.treatment)
+        if data[self.outcome].isna().any():
+            raise DataError(f"outcome {self.outcome!r} has missing values; drop or impute them")
+        y = data[self.outcome].to_numpy(float)
+        x, names = numeric_matrix(data, adjust, what="confounder")
+        xm, _ = numeric_matrix(data, list(self.effect_modifiers), what="effect modifier")
+        pf = fit_propensity(x, t, max_iter=self.propensity_max_iter,
+                            on_fail=self.on_convergence_failure)
+        diags: list[Diagnostic] = list(pf.diagnostics)
+        diags.append(overlap_diagnostic(pf.scores, t))
+        keep = trim_mask(pf.scores, self.trim)
+        if keep.sum() < len(t):
+            diags.append(Diagnostic("trimming", "ok" if keep.mean() > 0.9 else "warning",
+                                    f"trimmed {int((~keep).sum())} of {len(t)} units outside the "
+                                    f"propensity range (rule {self.trim!r}); the estimand now "
+                                    "refers to the trimmed population", float(keep.mean())))
+            t, y, x, xm = t[keep], y[keep], x[keep], xm[keep]
+            pf = fit_propensity(x, t, max_iter=self.propensity_max_iter,
+                                on_fail=self.on_convergence_failure)
+        if len(np.unique(t)) < 2:
+            raise DataError("after trimming only one treatment arm is left; relax trim")
+        e = pf.scores
+        w = ipw_weights(e, t, self.estimand)
+        bal = balance_table(x, names, t, w) if names else pd.DataFrame(
+            columns=["covariate", "smd_unweighted", "smd_weighted"])
+        if len(bal):
+            worst = float(bal["smd_weighted"].abs().max())
+            diags.append(Diagnostic(
+                "balance", "ok" if worst < 0.1 else "warning",
+                f"largest |SMD| after weighting {worst:.3f} (before "
+                f"{bal['smd_unweighted'].abs().max():.3f}); 0.1 is the usual threshold", worst))
+        ess = {"treated": effective_sample_size(w[t == 1]),
+               "control": effective_sample_size(w[t == 0])}
+        ratio = min(ess["treated"] / (t == 1).sum(), ess["control"] / (t == 0).sum())
+        diags.append(Diagnostic(
+            "effective_sample_size", "ok" if ratio > 0.3 else "warning",
+            f"IP-weighted ESS is {ess['treated']:.0f} treated / {ess['control']:.0f} control "
+            f"({ratio:.0%} of the smaller arm's n)"
+            + ("" if ratio > 0.3 else "; a few large weights dominate: trim"), ratio))
+        binary_y = set(np.unique(y).tolist()) <= {0.0, 1.0}
+        a = Arrays(y, t, x, e, xm if xm.shape[1] else None, self.estimand, self.population,
+                   binary_y)
+        estimates = tuple(self._run(name, a, data, adjust, keep, gen) for name in self.estimators)
+        refs = self._refute(data.loc[keep], adjust, gen) if self.refuters else ()
+        for r in refs:
+            if not r.passed:
+                diags.append(Diagnostic(f"refuter_{r.name}", "warning", r.reading, r.new_effect))
+        sens = cinelli_hazlett(y, t, x, names) if self.sensitivity else None
+        return ObservationalResult(
+            self.treatment, self.outcome, self.estimand, self.population, g, tuple(adjust),
+            identified, estimates, refs, sens, bal, e, t, keep, ess, tuple(diags))
+
+    def _identify(self, data: pd.DataFrame, g: nx.DiGraph) -> tuple[str, list[str]]:
+        from dowhy import CausalModel
+
+        logging.getLogger("dowhy").setLevel(logging.WARNING)
+        cols = [c for c in g.nodes if c in data.columns]
+        model = CausalModel(data[cols].head(50), self.treatment, self.outcome, graph=g)
+        ie = model.identify_effect(proceed_when_unidentifiable=False)
+        backdoor = ie.get_backdoor_variables()
+        if not backdoor and self.graph is not None and list(g.predecessors(self.treatment)):
+            hidden = [p for p in g.predecessors(self.treatment) if p in self.unobserved]
+            if hidden:
+                raise DesignError(f"the effect is not identified by the backdoor criterion: "
+                                  f"{hidden} are unobserved confounders. Measure them, use an "
+                                  "instrument (causal.observational.IVStudy), or run a "
+                                  "sensitivity analysis")
+        adjust = sorted(set(backdoor) | set(self.confounders))
+        adjust = [c for c in adjust if c in data.columns]
+        text = (f"{self.estimand} of {self.treatment} on {self.outcome} over {self.population}: "
+                f"E[{self.outcome} | do({self.treatment}=1)] - E[{self.outcome} | "
+                f"do({self.treatment}=0)] identified by backdoor adjustment for "
+                f"{{{', '.join(adjust)}}} (DoWhy), assuming no unobserved confounding and overlap")
+        return text, adjust
+
+    def _run(self, name: str, a: Arrays, data: pd.DataFrame, adjust: list[str],
+             keep: np.ndarray, gen: np.random.Generator) -> EffectEstimate:
+        seed = int(gen.integers(2**31))
+        if name == "naive":
+            return est_mod.naive(a)
+        if name == "regression":
+            return est_mod.regression_adjustment(a)
+        if name == "standardization":
+            return est_mod.standardization(a, interactions=a.x, rng=seed)
+        if name == "stratification":
+            return est_mod.stratification(a)
+        if name == "matching":
+            return est_mod.matching(a)
+        if name == "ipw":
+            return est_mod.ipw(a)
+        if name == "aipw":
+            return est_mod.aipw(a, rng=seed)
+        if name == "linear_dml":
+            return est_mod.linear_dml(a, flexible=self.flexible_nuisance, rng=seed)
+        if name == "causal_forest":
+            return est_mod.causal_forest(a, n_estimators=self.forest_trees, rng=seed,
+                                         flexible=self.flexible_nuisance)
+        return est_mod.dr_learner(a, flexible=self.flexible_nuisance, rng=seed)
+
+    def _refute(self, data: pd.DataFrame, adjust: list[str], gen: np.random.Generator
+                ) -> tuple[Refutation, ...]:
+        from dowhy import CausalModel
+
+        # one-hot encode categorical confounders (DoWhy's linear estimator needs numbers; integer
+        # codes would impose a false linear order on categories)
+        xmat, xnames = numeric_matrix(data, adjust, what="confounder")
+        cc = [f"cc{i}" for i in range(len(xnames))]
+        frame = pd.DataFrame(xmat, columns=cc, index=data.index)
+        frame[self.treatment] = data[self.treatment].astype(bool).to_numpy()
+        frame[self.outcome] = data[self.outcome].to_numpy(float)
+        adjust = cc
+        model = CausalModel(frame, self.treatment, self.outcome, common_causes=adjust or None)
+        ie = model.identify_effect(proceed_when_unidentifiable=True)
+        target = "att" if self.estimand == "ATT" else "ate"
+        base = model.estimate_effect(ie, method_name="backdoor.linear_regression",
+                                     target_units=target)
+        se = float(np.ravel(base.get_standard_error())[0])
+        out = []
+        for name in self.refuters:
+            kwargs: dict[str, Any] = {"num_simulations": self.n_refute_simulations,
+                                      "random_state": int(gen.integers(2**31))}
+            if name == "placebo_treatment":
+                kwargs["placebo_type"] = "permute"
+            if name == "data_subset":
+                kwargs["subset_fraction"] = 0.8
+            r = model.refute_estimate(ie, base, method_name=REFUTERS[name], **kwargs)
+            r = r[0] if isinstance(r, list) else r
+            new = float(np.ravel(r.new_effect)[0])
+            p = r.refutation_result.get("p_value") if r.refutation_result else None
+            p = None if p is None else float(p)
+            orig = float(base.value)
+            if name == "placebo_treatment":
+                ok = abs(new) < 2 * se
+                reading = (f"permuting the treatment gives {new:.4g} (original {orig:.4g}); "
+                           + ("near zero as it should be" if ok else
+                              "far from zero: the estimator finds effects where none exist"))
+            elif name == "dummy_outcome":
+                # DoWhy's dummy outcome is unit-variance noise: the SE of a difference in means
+                # on it is about 1 / sqrt(n p (1 - p))
+                pt = float(frame[self.treatment].mean())
+                se_dummy = 1.0 / np.sqrt(len(frame) * pt * (1 - pt))
+                ok = abs(new) < 3 * se_dummy
+                reading = (f"on a simulated outcome with no effect the estimate is {new:.4g} "
+                           f"(noise SE about {se_dummy:.2g})"
+                           + ("; no spurious effect" if ok else ": a spurious effect"))
+            else:
+                ok = abs(new - orig) < se
+                what = ("adding a random common cause" if name == "random_common_cause"
+                        else "re-estimating on random 80% subsets")
+                reading = (f"{what} moves the estimate from {orig:.4g} to {new:.4g} "
+                           + ("(stable, within one SE)" if ok else "(unstable: more than one SE)"))
+            out.append(Refutation(name, orig, new, p, bool(ok), reading))
+        return tuple(out)
