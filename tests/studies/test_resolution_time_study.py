@@ -1,0 +1,39 @@
+"""The ``resolution-time`` study on the small synthetic world (the ``world_db`` fixture)."""
+
+from __future__ import annotations
+
+import json
+
+import arviz as az
+import numpy as np
+import pytest
+
+from servicelab import ConvergenceError
+from studies.runner import run_study
+
+
+def test_resolution_time_study_gate_failure_then_truth(world_db, tmp_path):
+    # too few draws: the convergence gate fails and the run fails with a clear message
+    with pytest.raises(ConvergenceError, match="allow_unconverged=True"):
+        run_study("resolution-time", db=world_db, runs_dir=tmp_path, seed=1,
+                  params={"draws": 30, "tune": 30})
+    failed = list((tmp_path / "resolution-time").glob("*.failed"))
+    assert len(failed) == 1 and (failed[0] / "error.txt").exists()
+
+    # explicitly allowed (short chains keep the test cheap): numbers next to the world's truth
+    rec = run_study("resolution-time", db=world_db, runs_dir=tmp_path, seed=1,
+                    params={"draws": 250, "tune": 250, "allow_unconverged": True})
+    assert rec.status == "success", rec.manifest.get("error")
+    res = json.loads((rec.path / "results.json").read_text())
+    truth = res["truth"]["log_ratio"]
+    effects = rec.output.tables["effects"]
+    assert effects["tau_covers_truth"].mean() >= 0.8  # per-queue 95% intervals vs the truth
+    model = rec.output.tables["comparison"].set_index("analysis")["log_ratio"]
+    naive = model["drop open tickets (naive)"]
+    assert abs(model["censored hierarchical model"] - truth) < abs(naive - truth)
+    rel = res["relative_effect"]
+    assert rel["ci_low"] <= np.expm1(truth) <= rel["ci_high"]
+    post = az.from_netcdf(rec.path / "posterior.nc")
+    assert "tau" in post.posterior
+    for fig in ("shrinkage", "ppc", "prior_predictive"):
+        assert (rec.path / "figures" / f"{fig}.png").exists()
