@@ -171,6 +171,7 @@ def _execute(study, params, seed, warehouse, manifest, tmp: Path, final: Path,
     t0 = time.perf_counter()
     ctx = StudyContext(study=study.name, params=dict(params), seed=seed, warehouse=warehouse)
     output: StudyOutput | None = None
+    open_before = set(plt.get_fignums())
     try:
         output = study.run(ctx)
         if not isinstance(output, StudyOutput):
@@ -200,9 +201,12 @@ def _execute(study, params, seed, warehouse, manifest, tmp: Path, final: Path,
         exc.add_note(f"servicelab: the failed run is recorded in {failed_dir}")
         raise
     finally:
+        # figures the study made (returned or intermediate) are saved by now: free them
         if output is not None:
             for fig in output.figures.values():
                 plt.close(fig)
+        for num in set(plt.get_fignums()) - open_before:
+            plt.close(num)
     _finish(manifest, ctx, t0)
     (tmp / "report.md").write_text(render_report(manifest, output, fmt="md"))
     (tmp / "report.html").write_text(render_report(manifest, output, fmt="html"))

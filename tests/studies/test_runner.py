@@ -176,3 +176,11 @@ def test_runs_listing_and_lookup(fake: Study, tiny_db: Path, tmp_path: Path) -> 
     assert find_run(rec.path.name[-6:], tmp_path) == rec.path
     with pytest.raises(RunError, match="no run"):
         find_run("zzzzzz", tmp_path)
+
+
+def test_run_closes_the_figures_it_opened(fake: Study, tiny_db: Path, tmp_path: Path) -> None:
+    keep = plt.figure()
+    before = set(plt.get_fignums())
+    run_study("fake", db=tiny_db, runs_dir=tmp_path)
+    assert set(plt.get_fignums()) == before  # the study's figures are closed, the caller's kept
+    plt.close(keep)
