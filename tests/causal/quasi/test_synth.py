@@ -109,3 +109,14 @@ def test_prop99_constrained_weights_pre_fit():
     assert res.att.estimate < -10  # sales fell against the synthetic California
     assert res.weights.sum() == pytest.approx(1.0)
     assert res.p_value <= 0.1
+
+
+def test_bayesian_placebo_in_space():
+    """Each donor in turn plays the treated unit; the real effect has the largest post/pre ratio."""
+    df = factor_panel(np.random.default_rng(8), n_donors=5)
+    res = BayesianSyntheticControl("y", "unit", "t", "T", 30, draws=100, tune=100, chains=2,
+                                   placebo=True).fit(df, rng=3)
+    assert list(res.placebo["unit"]) == [f"d{j:02d}" for j in range(5)]
+    treated_ratio = res.post_rmspe / res.pre_rmspe
+    assert (res.placebo["ratio"] < treated_ratio).all()
+    assert res.p_value == pytest.approx(1 / 6)
