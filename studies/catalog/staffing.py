@@ -573,10 +573,12 @@ def run(ctx: StudyContext) -> StudyOutput:
     ah_base = float(base["required"].sum()) * hours
     ah_eff = float(with_eff["required"].sum()) * hours
     saving = {"point": ah_base - ah_eff}
+    at_quantile: dict[str, np.ndarray] = {}
     if p["effect_sd"] > 0:
         for end_name in ("low", "high"):
             r = erlang_requirements(profile, aht_mean, pat_mean, factor=1 + eff[end_name], **kw)
             saving[end_name] = ah_base - float(r["required"].sum()) * hours
+            at_quantile[end_name] = r["required"].to_numpy()
         saving_low, saving_high = sorted((saving["low"], saving["high"]))
     else:
         saving_low = saving_high = saving["point"]
@@ -585,6 +587,9 @@ def run(ctx: StudyContext) -> StudyOutput:
     req = base.rename(columns={"required": "erlang_base", "erlang_sl": "erlang_sl_base"})
     req["erlang_effect"] = with_eff["required"].to_numpy()
     req["erlang_sl_effect"] = with_eff["erlang_sl"].to_numpy()
+    # per-interval requirement at the effect's quantiles (the effect's uncertainty, interval by interval)
+    for end_name, required in at_quantile.items():
+        req[f"erlang_effect_{end_name}"] = required
     req["aht_s"] = req["queue"].map(aht_mean)
     req["load"] = req["arrivals"] * 60 / INTERVAL_MIN / 3600 * req["aht_s"]
     sim_cols = {"sim_base": [], "sim_effect": []}

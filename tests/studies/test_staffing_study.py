@@ -54,6 +54,11 @@ def test_handle_time_reduction_lowers_required_agents(record):
     res = json.loads((record.path / "results.json").read_text())
     s = res["saving_agent_hours"]
     assert 0 < s["erlang_low"] <= s["erlang"] <= s["erlang_high"]
+    # the effect's uncertainty per interval: requirements at its quantiles bracket the point plan
+    lo = req[["erlang_effect_low", "erlang_effect_high"]].min(axis=1)
+    hi = req[["erlang_effect_low", "erlang_effect_high"]].max(axis=1)
+    assert (lo <= req["erlang_effect"]).all() and (req["erlang_effect"] <= hi).all()
+    assert (hi > lo).any()
 
 
 def test_erlang_requirements_monotone_in_handle_time():
