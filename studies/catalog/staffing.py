@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ __all__ = [
     "calibration_check",
     "effect_quantiles",
     "erlang_requirements",
+    "load_effect_draws",
     "policy_comparison",
     "run",
     "search_requirements",
@@ -163,6 +165,37 @@ def effect_quantiles(
         lo, hi = point - z * effect_sd, point + z * effect_sd
     _check_effect(lo, "the effect's lower quantile (reduce effect_sd)")
     return {"point": point, "low": lo, "high": hi, "level": level}
+
+
+def load_effect_draws(path: str) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """Load draws of the relative effect from ``path`` (``.npy`` or a one-column ``.csv``).
+
+    Returns the draws and a provenance record (path, number of draws, SHA-256 of the file), or
+    ``(None, None)`` for an empty path.
+    """
+    if not path:
+        return None, None
+    import hashlib
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"effect_draws file {file} does not exist")
+    if file.suffix == ".npy":
+        draws = np.load(file, allow_pickle=False)
+    elif file.suffix == ".csv":
+        frame = pd.read_csv(file)
+        if frame.shape[1] != 1:
+            raise DataError(f"effect_draws CSV {file} must have exactly one column, has {frame.shape[1]}")
+        draws = frame.iloc[:, 0].to_numpy()
+    else:
+        raise DataError(f"effect_draws must be a .npy or .csv file, got {file.name}")
+    draws = np.asarray(draws, dtype=float).ravel()
+    if draws.size < 2 or not np.all(np.isfinite(draws)):
+        raise DataError(f"effect_draws {file}: need at least 2 finite draws")
+    if np.any(draws <= -1):
+        raise DataError(f"effect_draws {file}: relative effects must be > -1 (handle time stays positive)")
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    return draws, {"path": str(file.resolve()), "n": int(draws.size), "sha256": digest}
 
 
 def typical_weekday(contacts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -528,7 +561,14 @@ def _plot_calibration(check: pd.DataFrame) -> Any:
 def run(ctx: StudyContext) -> StudyOutput:
     """Run the staffing what-if (see the module docstring)."""
     p = ctx.params
-    eff = effect_quantiles(p["handle_effect"], p["effect_sd"])
+    draws, draws_source = load_effect_draws(p["effect_draws"])
+    if draws is not None:
+        eff = effect_quantiles(float(np.mean(draws)), draws=draws)
+    else:
+        eff = effect_quantiles(p["handle_effect"], p["effect_sd"])
+    uncertain = draws is not None or p["effect_sd"] > 0
+    spread = f"{draws.size} draws from {Path(p['effect_draws']).name}" if draws is not None \
+        else f"sd {p['effect_sd']:g}"
     if p["policy_a"] not in POLICIES or p["policy_b"] not in POLICIES:
         raise DesignError(f"unknown routing policy; choose from {sorted(POLICIES)}")
     if p["policy_a"] == p["policy_b"]:
@@ -574,7 +614,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     ah_eff = float(with_eff["required"].sum()) * hours
     saving = {"point": ah_base - ah_eff}
     at_quantile: dict[str, np.ndarray] = {}
-    if p["effect_sd"] > 0:
+    if uncertain:
         for end_name in ("low", "high"):
             r = erlang_requirements(profile, aht_mean, pat_mean, factor=1 + eff[end_name], **kw)
             saving[end_name] = ah_base - float(r["required"].sum()) * hours
@@ -676,7 +716,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         f"handle time {eff['point']:+.1%} saves {saving['point']:.1f} agent-hours per week day "
         f"(Erlang A, {ah_base:.0f} -> {ah_eff:.0f}) at {p['target_sl']:.0%}/{threshold:g}s"
         + (f", {eff['level']:.0%} interval [{saving_low:.1f}, {saving_high:.1f}]"
-           if p["effect_sd"] > 0 else "")
+           if uncertain else "")
         + f"; simulation says {sah_base - sah_eff:.1f}"
     )
     totals = pd.DataFrame([
@@ -732,9 +772,9 @@ def run(ctx: StudyContext) -> StudyOutput:
         f"- A handle-time change of {eff['point']:+.1%} saves **{saving['point']:.1f} agent-hours "
         f"per week day** at the same {p['target_sl']:.0%}/{threshold:g} s service level by Erlang A "
         f"({ah_base:.0f} -> {ah_eff:.0f} agent-hours)"
-        + (f"; with the effect's uncertainty (sd {p['effect_sd']:g}) the {eff['level']:.0%} "
+        + (f"; with the effect's uncertainty ({spread}) the {eff['level']:.0%} "
            f"interval of the saving is [{saving_low:.1f}, {saving_high:.1f}]"
-           if p["effect_sd"] > 0 else "")
+           if uncertain else "")
         + f". Simulation with common random numbers puts the saving at "
         f"{sah_base - sah_eff:.1f} agent-hours ({sah_base:.0f} -> {sah_eff:.0f}).",
         (f"- Erlang A and simulation disagree in {len(diff_rows)} of {len(req)} queue-intervals: "
@@ -788,12 +828,12 @@ def run(ctx: StudyContext) -> StudyOutput:
         _md(check),
     ]
     results = {
+        "effect": {**eff, "source": draws_source},
         "service_level_definition": sl.name,
         "sl_definition_erlang": SL_DEFINITION,
         "target_sl": p["target_sl"],
         "sl_threshold_s": threshold,
         "window": {"start": str(start), "end": str(end)},
-        "effect": eff,
         "agent_hours": {"erlang_base": ah_base, "erlang_effect": ah_eff, "sim_base": sah_base,
                         "sim_effect": sah_eff, "scheduled": scheduled_ah},
         "saving_agent_hours": {"erlang": saving["point"], "erlang_low": saving_low,
@@ -837,6 +877,9 @@ STUDY = Study(
     params=(
         Param("handle_effect", float, -0.06, "relative change of mean handle time (> -1)"),
         Param("effect_sd", float, 0.0, "sd of the relative effect (normal approximation); 0: point"),
+        Param("effect_draws", str, "",
+              "path to draws of the relative handle-time effect (.npy, or .csv with one column), e.g. a "
+              "posterior sample; overrides handle_effect and effect_sd"),
         Param("target_sl", float, 0.8, "service-level target per interval"),
         Param("sl_threshold_s", float, 20.0, "answered within this many seconds counts as met"),
         Param("recent_days", int, 28, "days before the end of the data used for calibration"),

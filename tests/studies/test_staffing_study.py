@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from servicelab.errors import DesignError, RunError
+from servicelab.errors import DataError, DesignError, RunError
 from simulation import Exponential, LogNormal, ServiceLevel
 from studies.catalog.staffing import (
     ScaledDistribution,
@@ -133,3 +133,30 @@ def test_bad_inputs_raise_precise_errors(world_db, tmp_path):
         ScaledDistribution(Exponential(300.0), 0.0)
     with pytest.raises(DesignError, match="n_reps"):
         run_study("staffing", db=world_db, runs_dir=tmp_path, params={"n_reps": 1})
+
+
+def test_posterior_draws_drive_the_uncertainty(world_db, tmp_path):
+
+
+    draws = np.random.default_rng(3).normal(-0.08, 0.015, size=400)
+    np.save(tmp_path / "draws.npy", draws)
+    rec = run_study("staffing", db=world_db, runs_dir=tmp_path, seed=2,
+                    params={**FAST, "effect_sd": 0.0, "effect_draws": str(tmp_path / "draws.npy")})
+    res = json.loads((rec.path / "results.json").read_text())
+    assert res["effect"]["point"] == pytest.approx(draws.mean())
+    assert res["effect"]["low"] == pytest.approx(np.quantile(draws, 0.05))
+    assert res["effect"]["source"]["n"] == 400 and len(res["effect"]["source"]["sha256"]) == 64
+    s = res["saving_agent_hours"]
+    assert s["erlang_low"] < s["erlang_high"]
+    assert "400 draws from draws.npy" in rec.output.report_md
+
+
+def test_bad_effect_draws(world_db, tmp_path):
+
+
+    with pytest.raises(DataError, match="does not exist"):
+        run_study("staffing", db=world_db, runs_dir=tmp_path, params={"effect_draws": "nope.npy"})
+    np.save(tmp_path / "bad.npy", np.array([-0.1, -1.5]))
+    with pytest.raises(DataError, match="> -1"):
+        run_study("staffing", db=world_db, runs_dir=tmp_path,
+                  params={"effect_draws": str(tmp_path / "bad.npy")})
