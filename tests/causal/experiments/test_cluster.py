@@ -151,3 +151,17 @@ def test_sums_path_equals_row_path_and_runs_in_duckdb():
     # the wild bootstrap and RI from sums agree in distribution with the row-level versions
     cov = ClusterExperiment("y", "site", covariates=("x",), n_resamples=199).analyze(df, rng=4)
     assert abs(cov.pvalue_ri - mem.pvalue_ri) < 0.15
+
+
+def test_switchback_fixed_effects_remove_queue_and_clock_noise():
+    df = _switchback(16)
+    q = df["queue"].to_numpy()
+    hour_of_day = (df["t"].to_numpy() // 3600) % 24
+    df["wait_s"] += 60.0 * q + 40.0 * np.sin(2 * np.pi * hour_of_day / 24)  # persistent structure
+    fe = SwitchbackDesign("wait_s", "t", "queue", slice_s=3600, burn_in_s=900,
+                          n_resamples=0).analyze(df)
+    plain = SwitchbackDesign("wait_s", "t", "queue", slice_s=3600, burn_in_s=900,
+                             n_resamples=0, fixed_effects=False).analyze(df)
+    assert fe.ci_low < -20 < fe.ci_high
+    assert fe.se_cr2 < 0.6 * plain.se_cr2
+    assert fe.info["fixed effects"] == "queue + time of day"
