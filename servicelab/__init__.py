@@ -23,7 +23,14 @@ from servicelab.errors import (
     UnstableQueueError,
 )
 from servicelab.random import RNGLike, resolve_rng, spawn
-from servicelab.results import Diagnostic, Summary, diagnostics_frame, jsonable, worst_status
+from servicelab.results import (
+    Diagnostic,
+    Summary,
+    diagnostics_frame,
+    jsonable,
+    markdown_table,
+    worst_status,
+)
 
 __version__ = "0.1.0"
 
@@ -40,6 +47,7 @@ __all__ = [
     "__version__",
     "diagnostics_frame",
     "jsonable",
+    "markdown_table",
     "resolve_rng",
     "spawn",
     "worst_status",

@@ -230,6 +230,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub-flavoured Markdown table (numbers formatted as in summaries).
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"a": [1.5]})))
+    | a |
+    |---|
+    | 1.5000 |
+    """
+    return "\n".join(_markdown_table(frame))
+
+
 def _markdown_table(df: pd.DataFrame) -> list[str]:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]

@@ -34,8 +34,11 @@ class Metric:
     raw: ClassVar[bool] = False
     kind: ClassVar[str] = "metric"
 
-    def requests(self, key: str) -> list[MomentRequest]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs (raw-column metrics need none)."""
+        if self.raw:
+            return []
+        raise TypeError(f"{type(self).__name__} must define requests() or set raw = True")
 
     def raw_columns(self) -> tuple[str, ...]:
         return ()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
-from servicelab.results import _markdown_table, jsonable
+from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
 _PANEL_SQL = """
@@ -45,9 +45,6 @@ SELECT segment, segment_value, value, population FROM truth_effects
 WHERE intervention = 'assist' AND outcome = 'handle_s'
 """
 
-
-def _md(frame: pd.DataFrame) -> str:
-    return "\n".join(_markdown_table(frame))
 
 
 def run(ctx: StudyContext) -> StudyOutput:
@@ -104,11 +101,11 @@ def run(ctx: StudyContext) -> StudyOutput:
         f"**Question.** {STUDY.question}", "",
         ("**Design.** Staggered adoption by site; panel of site x day mean handle time per "
         "answered contact. Never-treated and not-yet-treated sites are the controls."), "",
-        "### Staggered DiD", "", _md(effects), "",
+        "### Staggered DiD", "", markdown_table(effects), "",
         *[f"- {n}" for n in stag.summary().notes],
         (f"- Pre-trend test: chi2({stag.pretrend_df}) = {stag.pretrend_stat:.2f}, "
         f"p = {stag.pretrend_p:.3f}."), "",
-        "### Cohorts", "", _md(stag.cohorts), "",
+        "### Cohorts", "", markdown_table(stag.cohorts), "",
     ]
     tables = {"effects": effects, "event_study": stag.event_study, "panel": panel}
     import matplotlib.pyplot as plt
@@ -122,10 +119,10 @@ def run(ctx: StudyContext) -> StudyOutput:
     for name, res in (("synthetic_control", synth), ("bayesian_synthetic_control", bayes)):
         if res is None:
             continue
-        body += [f"### {res.method}", "", sc_note, "", _md(pd.DataFrame([res.att.to_dict()])),
+        body += [f"### {res.method}", "", sc_note, "", markdown_table(pd.DataFrame([res.att.to_dict()])),
                  "", (f"Pre-period RMSPE {res.pre_rmspe:.1f} s; placebo-in-space p = "
                  f"{res.p_value if res.p_value is not None else 'n/a'}."), "",
-                 _md(res.weights[res.weights > 0.01].sort_values(ascending=False)
+                 markdown_table(res.weights[res.weights > 0.01].sort_values(ascending=False)
                      .rename("weight").reset_index()), ""]
         fig, ax = plt.subplots(figsize=(8, 4))
         res.plot(ax=ax)
@@ -139,7 +136,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     if truth is not None and synth is not None:
         t = truth[(truth.segment == "cohort")]
         body += ["*Truth by cohort (contact-level ATT):*", "",
-                 _md(t[["segment_value", "value"]]), ""]
+                 markdown_table(t[["segment_value", "value"]]), ""]
     return StudyOutput(headline=headline, results=jsonable(results), tables=tables,
                        figures=figures, report_md="\n".join(body), diagnostics=tuple(diags))
 

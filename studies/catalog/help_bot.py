@@ -12,10 +12,9 @@ the truth.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from causal.observational import CateAnalysis, ObservationalStudy
-from servicelab.results import _markdown_table, jsonable
+from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
 GRAPH = """digraph {
@@ -39,9 +38,6 @@ WHERE intervention = 'help_bot' AND outcome = 'handle_s'
 
 ESTIMATORS = ("naive", "regression", "ipw", "aipw", "linear_dml", "dr_learner")
 
-
-def _md(frame: pd.DataFrame) -> str:
-    return "\n".join(_markdown_table(frame))
 
 
 def run(ctx: StudyContext) -> StudyOutput:
@@ -99,7 +95,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "```", GRAPH, "```", "",
         f"**Identification.** {obs.identified}.", "",
         "### Effect estimates", "",
-        _md(table[[c for c in ["method", "estimand", "estimate", "se", "ci_low", "ci_high",
+        markdown_table(table[[c for c in ["method", "estimand", "estimate", "se", "ci_low", "ci_high",
                                "truth", "covers_truth"] if c in table]]), "",
         ("The naive difference compares bot users with non-users as they are; the others adjust "
         "for tier, account age and reason."), "",
@@ -108,7 +104,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "### Sensitivity to a hidden confounder", "",
         obs.sensitivity.explain() if obs.sensitivity else "(not run)", "",
         "### Heterogeneity (CATE by segment, held-out evaluation)", "",
-        _md(seg), "",
+        markdown_table(seg), "",
         *([f"Rank correlation of the estimated and true CATE by reason: {rank:.2f}.", ""]
           if rank is not None else []),
         *[f"- {n}" for n in cate.summary().notes], "",

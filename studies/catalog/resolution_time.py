@@ -21,6 +21,7 @@ import pandas as pd
 
 from causal.bayes import HierarchicalEffects, Sampler, enforce
 from servicelab import Diagnostic, jsonable
+from servicelab.results import markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
 _SQL = """
@@ -126,8 +127,8 @@ def run(ctx: StudyContext) -> StudyOutput:
          "resolution) is the robust estimand. Mean differences in seconds extrapolate the "
          "lognormal tail and are model-dependent; compare them with care."), "",
         "### Censored model against dropping open tickets", "",
-        _md(comparison), "",
-        "### Effects by queue", "", _md(effects[[c for c in effects.columns
+        markdown_table(comparison), "",
+        "### Effects by queue", "", markdown_table(effects[[c for c in effects.columns
                                                 if c not in ("nopool_se",)]]), "",
         ("*tau: effect on log(time to resolution), i.e. exp(tau) - 1 is the relative change; "
          "ate: seconds; nopool: resolved tickets only, one queue at a time.*"),
@@ -153,11 +154,6 @@ def run(ctx: StudyContext) -> StudyOutput:
 def _save(idata, path: Path) -> None:
     idata.to_netcdf(str(path))
 
-
-def _md(frame: pd.DataFrame) -> str:
-    from servicelab.results import _markdown_table
-
-    return "\n".join(_markdown_table(frame))
 
 
 STUDY = Study(

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from causal.experiments import ALL, Experiment, RatioOfMeans
-from servicelab.results import jsonable
+from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
 EXPERIMENT = "routing-v2"
@@ -182,7 +182,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "",
         "### Effects (all customers)",
         "",
-        overall[show_cols].pipe(_md),
+        overall[show_cols].pipe(markdown_table),
     ]
     if truth is not None:
         body += ["", ("*Truth: the synthetic world's sample average treatment effect per contact "
@@ -192,7 +192,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     if segment:
         seg = table[(table["segment"] != ALL) & (table["metric"] == primary)]
         body += ["", f"### {METRICS[primary][0]} by {segment}", "",
-                 seg[["segment", "effect", "ci_low", "ci_high", "pvalue_adj"]].pipe(_md)]
+                 seg[["segment", "effect", "ci_low", "ci_high", "pvalue_adj"]].pipe(markdown_table)]
     fig = result.plot().figure
     fig.set_size_inches(8, 4.5)
     return StudyOutput(
@@ -204,11 +204,6 @@ def run(ctx: StudyContext) -> StudyOutput:
         diagnostics=result.diagnostics,
     )
 
-
-def _md(frame: pd.DataFrame) -> str:
-    from servicelab.results import _markdown_table
-
-    return "\n".join(_markdown_table(frame))
 
 
 STUDY = Study(

@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, _markdown_table, jsonable
+from servicelab.results import Diagnostic, jsonable, markdown_table
 from simulation import (
     FIFO,
     AgentGroup,
@@ -802,18 +802,18 @@ def run(ctx: StudyContext) -> StudyOutput:
         "",
         "### Totals (agent-hours per week day)",
         "",
-        _md(totals),
+        markdown_table(totals),
         "",
         "### By queue (agent-hours per week day)",
         "",
-        _md(by_queue),
+        markdown_table(by_queue),
         "",
         "### Routing policies under common random numbers",
         "",
         (f"`mean_diff` = {p['policy_a']} - {p['policy_b']}, paired over replications; "
         "`variance_ratio` = unpaired over paired variance of the difference."),
         "",
-        _md(routing),
+        markdown_table(routing),
         "",
         "### Calibration check: does the calibrated simulator reproduce the world?",
         "",
@@ -825,7 +825,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "delay that a queue model does not have, and comparing service levels on it would blame the "
         "queue for the router."),
         "",
-        _md(check),
+        markdown_table(check),
     ]
     results = {
         "effect": {**eff, "source": draws_source},
@@ -861,9 +861,6 @@ def run(ctx: StudyContext) -> StudyOutput:
         diagnostics=tuple(diags),
     )
 
-
-def _md(frame: pd.DataFrame) -> str:
-    return "\n".join(_markdown_table(frame))
 
 
 STUDY = Study(

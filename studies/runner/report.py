@@ -7,7 +7,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from servicelab.results import _markdown_table
+from servicelab.results import markdown_table
 from studies.runner.spec import StudyOutput
 
 _CSS = """
@@ -64,7 +64,7 @@ def _markdown(manifest: dict[str, Any], output: StudyOutput) -> str:
     for key, frame in output.tables.items():
         lines += [f"## Table: {key}", ""]
         shown = frame.head(40)
-        lines += _markdown_table(shown)
+        lines.append(markdown_table(shown))
         if len(frame) > len(shown):
             lines.append(f"\n*first {len(shown)} of {len(frame)} rows; all in `tables/{key}.parquet`*")
         lines.append("")
