@@ -29,3 +29,7 @@ class UnstableQueueError(ServicelabError, ValueError):
 
 class RunError(ServicelabError, RuntimeError):
     """A study run could not be written, or a study or parameter is unknown."""
+
+
+class ServicelabWarning(UserWarning):
+    """Base class of every warning servicelab issues on purpose (filter them by this class)."""

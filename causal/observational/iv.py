@@ -79,7 +79,7 @@ class IVResult:
 
     def table(self) -> pd.DataFrame:
         """Estimates side by side."""
-        return pd.DataFrame([e.to_dict() for e in self.estimates])
+        return pd.DataFrame([e.to_row() for e in self.estimates])
 
     def summary(self) -> Summary:
         """Summary with the first-stage F and the LATE reading."""

@@ -110,7 +110,7 @@ class ObservationalResult:
     # -- access --------------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
         """The estimates side by side, one row per estimator."""
-        return pd.DataFrame([e.to_dict() for e in self.estimates])
+        return pd.DataFrame([e.to_row() for e in self.estimates])
 
     def estimate(self, method: str) -> EffectEstimate:
         """The estimate whose method name starts with ``method`` (e.g. ``"AIPW"``)."""

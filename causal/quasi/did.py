@@ -48,7 +48,7 @@ class DiDResult:
     def summary(self) -> Summary:
         """The estimate, the design and its assumptions."""
         return Summary(f"Difference-in-differences ({self.design})",
-                       pd.DataFrame([self.estimate.to_dict()]),
+                       pd.DataFrame([self.estimate.to_row()]),
                        info={"estimand": self.estimate.estimand,
                              "population": self.estimate.population},
                        diagnostics=self.diagnostics,
@@ -205,7 +205,7 @@ class StaggeredResult:
     def summary(self) -> Summary:
         """ATT (imputation) next to naive TWFE, plus the pre-trend test."""
         return Summary("Staggered DiD (Borusyak-Jaravel-Spiess imputation)",
-                       pd.DataFrame([self.att.to_dict(), self.twfe.to_dict()]),
+                       pd.DataFrame([self.att.to_row(), self.twfe.to_row()]),
                        info={"estimand": "ATT over treated unit-periods",
                              "population": self.att.population,
                              "pre-trend test": f"chi2({self.pretrend_df}) = "

@@ -38,8 +38,8 @@ class ITSResult:
     def summary(self) -> Summary:
         """Level change, slope change and average effect."""
         return Summary("Interrupted time series (segmented regression)",
-                       pd.DataFrame([self.level.to_dict(), self.slope.to_dict(),
-                                     self.average.to_dict()]),
+                       pd.DataFrame([self.level.to_row(), self.slope.to_row(),
+                                     self.average.to_row()]),
                        info={"estimand": "effect on the treated series after the intervention",
                              "population": self.level.population},
                        diagnostics=self.diagnostics,

@@ -63,7 +63,7 @@ class SynthResult:
         top = self.weights[self.weights > 0.01].sort_values(ascending=False).head(8)
         return Summary(
             f"Synthetic control ({self.method}): {self.treated_unit}",
-            pd.DataFrame([self.att.to_dict()]),
+            pd.DataFrame([self.att.to_row()]),
             info={"estimand": "ATT of the treated unit over the post period",
                   "population": self.att.population,
                   "pre-period RMSPE": self.pre_rmspe, "post/pre RMSPE ratio":

@@ -83,7 +83,7 @@ def run(ctx: StudyContext) -> StudyOutput:
                                              chains=2).fit(window, rng=ctx.rng)
     truth = ctx.truth(_TRUTH_SQL)
     truth_att = None
-    rows = [stag.att.to_dict(), stag.twfe.to_dict()]
+    rows = [stag.att.to_row(), stag.twfe.to_row()]
     effects = pd.DataFrame(rows)
     if truth is not None:
         t = truth[(truth.segment == "panel") & (truth.segment_value == "site_day")]
@@ -119,7 +119,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     for name, res in (("synthetic_control", synth), ("bayesian_synthetic_control", bayes)):
         if res is None:
             continue
-        body += [f"### {res.method}", "", sc_note, "", markdown_table(pd.DataFrame([res.att.to_dict()])),
+        body += [f"### {res.method}", "", sc_note, "", markdown_table(pd.DataFrame([res.att.to_row()])),
                  "", (f"Pre-period RMSPE {res.pre_rmspe:.1f} s; placebo-in-space p = "
                  f"{res.p_value if res.p_value is not None else 'n/a'}."), "",
                  markdown_table(res.weights[res.weights > 0.01].sort_values(ascending=False)
