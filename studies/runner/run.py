@@ -237,9 +237,11 @@ def _start_folder(tmp: Path, manifest: dict[str, Any]) -> None:
 
 def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Path, final: Path,
              allow_failed_checks: bool, raise_errors: bool) -> RunRecord:
+    t0 = time.perf_counter()
+    # the first lines of a study import its analysis libraries (seconds): say so at once
+    ctx.reporter.stage("starting (loading the analysis libraries)")
     import matplotlib.pyplot as plt
 
-    t0 = time.perf_counter()
     output: StudyOutput | None = None
     written: list[str] = []
     open_before = set(plt.get_fignums())

@@ -75,7 +75,8 @@ def test_successful_run_writes_a_complete_folder(fake: Study, tiny_db: Path, tmp
     assert len(m["data"]["fingerprint"]) == 64
     assert set(m["git"]) == {"sha", "dirty"} and m["environment"]["python"].startswith("3.")
     assert m["environment"]["packages"]["numpy"]
-    assert [s["name"] for s in m["stages"]] == ["querying", "plotting", "writing the run folder"]
+    assert [s["name"] for s in m["stages"]] == ["starting (loading the analysis libraries)", "querying",
+                                                "plotting", "writing the run folder"]
     assert "progress" not in m
     assert "Some **markdown**." in (rec.path / "report.md").read_text()
     assert "<table>" in (rec.path / "report.html").read_text()
@@ -403,7 +404,7 @@ def test_run_summary_of_a_success_and_a_failure(fake: Study, tiny_db: Path, tmp_
     text = run_summary(ok.path)
     assert "status    success" in text and "seed      9" in text and "n=4" in text
     assert "headline  mean handle" in text and "[WARNING] other: a loud warning" in text
-    assert "[OK]" not in text and "tables/handle.parquet" in text and "stages    querying" in text
+    assert "[OK]" not in text and "tables/handle.parquet" in text and "; querying " in text
     bad = run_study("fake", db=tiny_db, runs_dir=tmp_path, params={"mode": "raise"}, raise_errors=False)
     text = run_summary(bad.path)
     assert "status    failed" in text and "error     ZeroDivisionError: boom" in text and "error.txt" in text
@@ -502,10 +503,10 @@ def test_run_prints_progress_on_stderr_with_an_eta_from_the_last_comparable_run(
     run_study("fake", db=tiny_db, runs_dir=tmp_path, progress=True)
     first = capsys.readouterr()
     assert first.out == ""  # stdout is for the headline (the CLI prints it)
-    assert "[fake 0:00] querying" in first.err and "last run" not in first.err
+    assert "[fake 0:00] starting" in first.err and "] querying" in first.err and "last run" not in first.err
     run_study("fake", db=tiny_db, runs_dir=tmp_path, progress=True, seed=8)
     second = capsys.readouterr().err
-    assert "querying (1/3; " in second and "in the last run with these parameters" in second
+    assert "querying (2/4; " in second and "in the last run with these parameters" in second
     run_study("fake", db=tiny_db, runs_dir=tmp_path, progress=True, params={"n": 2})
     assert "last run" not in capsys.readouterr().err  # other parameters: no estimate
     run_study("fake", db=tiny_db, runs_dir=tmp_path)
