@@ -167,17 +167,16 @@ def run_study(
     if seed < 0:
         raise RunError(f"seed must be a non-negative integer, got {seed}")
     runs_root = Path(runs_dir) / study.name
-    try:
-        runs_root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot create the run folder under {runs_root}: "
-                       f"{storage_problem(exc, runs_root.parent) or exc}") from exc
-    if not os.access(runs_root, os.W_OK | os.X_OK):
-        raise RunError(f"run folder {runs_root} is not writable; choose another --runs-dir")
+    _check_writable(runs_root)
 
     warehouse = Warehouse(db)
     try:
         warehouse.require(study.tables)
+        try:
+            runs_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create the run folder under {runs_root}: "
+                           f"{storage_problem(exc, runs_root.parent) or exc}") from exc
         started = datetime.now(UTC)
         run_id = _new_run_id(started)
         final = runs_root / run_id
@@ -218,6 +217,18 @@ def run_study(
         return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors)
     finally:
         warehouse.close()
+
+
+def _check_writable(runs_root: Path) -> None:
+    """Fail early (before reading data, creating nothing) if ``runs_root`` cannot be created or written."""
+    existing = runs_root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"cannot create the run folder under {runs_root}: {existing} is not a folder; "
+                       "choose another --runs-dir")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunError(f"run folder {existing} is not writable; choose another --runs-dir")
 
 
 def _start_folder(tmp: Path, manifest: dict[str, Any]) -> None:

@@ -58,11 +58,14 @@ def study_warning_filters(known: tuple[KnownWarning, ...] = KNOWN_WARNINGS) -> I
     Examples
     --------
     >>> import warnings
-    >>> with study_warning_filters(), warnings.catch_warnings(record=True) as seen:
+    >>> with warnings.catch_warnings(record=True) as seen:
     ...     warnings.simplefilter("always")
-    ...     warnings.warn("something else", UserWarning)
-    >>> len(seen)
-    1
+    ...     with study_warning_filters():
+    ...         warnings.warn_explicit("PyTensor could not link to a BLAS installation.", UserWarning,
+    ...                                "cmodule.py", 1, module="pytensor.link.c.cmodule")
+    ...         warnings.warn("anything else", UserWarning)
+    >>> [str(w.message) for w in seen]
+    ['anything else']
     """
     with warnings.catch_warnings():
         for k in known:

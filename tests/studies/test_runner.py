@@ -152,7 +152,7 @@ def test_data_problems_are_reported_before_anything_is_written(
     con.close()
     with pytest.raises(DataError, match=r"lacks column\(s\) \['handle_s'\]"):
         run_study("fake", db=tmp_path / "other.duckdb", runs_dir=tmp_path / "runs")
-    assert _folders(tmp_path / "runs") == []
+    assert not (tmp_path / "runs").exists()  # not even the study's folder is created
 
 
 def test_unwritable_runs_folder_is_a_clear_error(fake: Study, tiny_db: Path, tmp_path: Path) -> None:
@@ -490,6 +490,9 @@ def test_progress_loops_report_in_logs_and_stay_quiet_when_disabled() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == "[demo 0:00] simulating"
     assert lines[1] == "[demo 0:30] simulating: 3/10, about 1:10 left" and len(lines) == 4
+    bar = io.StringIO()  # a live tqdm bar (as on a terminal): yields everything, writes to its stream only
+    assert list(Progress("demo", stream=bar, bars=True).iterate(range(5), stage="bars")) == list(range(5))
+    assert "[demo] bars" in bar.getvalue()
     quiet = io.StringIO()
     q = Progress("demo", stream=quiet, enabled=False)
     assert list(q.iterate([1, 2], stage="x")) == [1, 2] and quiet.getvalue() == ""
