@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  (an unexpected {type(exc).__name__}; the traceback is in {record.path / 'error.txt'})",
               file=sys.stderr)
     kept = record.manifest.get("files") or []
-    if kept and record.status != "interrupted":
+    if exc is not None and kept and record.status != "interrupted":  # it stopped part-way through writing
         print(f"  outputs kept: {', '.join(kept)}", file=sys.stderr)
     print(f"run folder: {record.path}", file=sys.stderr)
     return EXIT_INTERRUPTED if record.status == "interrupted" else EXIT_RUN_FAILED

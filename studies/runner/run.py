@@ -250,7 +250,7 @@ def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Pat
              allow_failed_checks: bool, raise_errors: bool) -> RunRecord:
     t0 = time.perf_counter()
     # the first lines of a study import its analysis libraries (seconds): say so at once
-    ctx.reporter.stage("starting (loading the analysis libraries)")
+    ctx.reporter.stage("starting")
     import matplotlib.pyplot as plt
 
     output: StudyOutput | None = None

@@ -213,16 +213,35 @@ def test_light_commands_do_not_import_the_analysis_libraries(tmp_path: Path) -> 
 
 
 # -- real signals (a slow fake study in a subprocess) ----------------------------------------------------
-def _start(tmp_path: Path, db: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.studies.fake_study", "run", "fake", "--db", str(db),
-         "--runs-dir", str(tmp_path / "runs"), "--set", "seconds=60", *extra],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
+SIGNAL_CASES = {"sigterm": "slow", "sigint-swallowed": "swallow", "sigkill": "slow"}
 
 
-def _wait_for_stage(proc: subprocess.Popen, runs: Path, stage: str = "waiting", timeout: float = 120) -> Path:
+@pytest.fixture(scope="module")
+def slow_runs(tmp_path_factory: pytest.TempPathFactory):
+    """One slow fake run per signal case, all started at once so that their start-up times overlap."""
+    root = tmp_path_factory.mktemp("signals")
+    db = root / "tiny.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE contacts AS SELECT range AS contact_id, (range % 7) * 60.0 AS handle_s "
+                "FROM range(1000)")
+    con.close()
+    procs = {}
+    for case, mode in SIGNAL_CASES.items():
+        runs = root / case
+        procs[case] = (subprocess.Popen(
+            [sys.executable, "-m", "tests.studies.fake_study", "run", "fake", "--db", str(db),
+             "--runs-dir", str(runs), "--set", f"mode={mode}", "--set", "seconds=300"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        ), runs)
+    yield procs
+    for proc, _ in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _wait_for_stage(proc: subprocess.Popen, runs: Path, stage: str = "waiting", timeout: float = 180) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for manifest in (runs / "fake").glob(".tmp-*/manifest.json"):
@@ -234,17 +253,15 @@ def _wait_for_stage(proc: subprocess.Popen, runs: Path, stage: str = "waiting", 
         if proc.poll() is not None:
             raise AssertionError(f"the run ended early: {proc.communicate()}")
         time.sleep(0.05)
-    proc.kill()
     raise AssertionError("the run never reached its slow stage")
 
 
-@pytest.mark.parametrize(("sig", "mode"), [(signal.SIGTERM, "slow"), (signal.SIGINT, "swallow")])
-def test_signals_end_in_an_interrupted_run_and_exit_130(tiny_db: Path, tmp_path: Path, sig: int,
-                                                       mode: str) -> None:
+@pytest.mark.parametrize(("case", "sig"), [("sigterm", signal.SIGTERM), ("sigint-swallowed", signal.SIGINT)])
+def test_signals_end_in_an_interrupted_run_and_exit_130(slow_runs, case: str, sig: int) -> None:
     """SIGTERM, and a Ctrl-C that the study swallows (as PyMC does), both end as ``.failed``, exit 130."""
-    proc = _start(tmp_path, tiny_db, "--set", f"mode={mode}")
-    tmp = _wait_for_stage(proc, tmp_path / "runs")
-    (row,) = list_runs(tmp_path / "runs")
+    proc, runs = slow_runs[case]
+    tmp = _wait_for_stage(proc, runs)
+    (row,) = list_runs(runs)
     assert row["status"] == "running" and row["stage"] == "waiting" and row["pid"] == proc.pid
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
@@ -252,21 +269,20 @@ def test_signals_end_in_an_interrupted_run_and_exit_130(tiny_db: Path, tmp_path:
     name = signal.Signals(sig).name
     assert f"run INTERRUPTED: interrupted by {name}" in err and "during 'waiting'" in err
     assert out == "" and "Traceback" not in err  # no headline, no success
-    (row,) = list_runs(tmp_path / "runs")
+    (row,) = list_runs(runs)
     assert row["status"] == "interrupted" and row["folder"] == tmp.name.removeprefix(".tmp-") + ".failed"
 
 
-def test_sigkill_leaves_an_abandoned_run_that_clean_removes(tiny_db: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    proc = _start(tmp_path, tiny_db, "--set", "mode=slow")
-    tmp = _wait_for_stage(proc, tmp_path / "runs")
+def test_sigkill_leaves_an_abandoned_run_that_clean_removes(slow_runs, capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    proc, runs = slow_runs["sigkill"]
+    tmp = _wait_for_stage(proc, runs)
     proc.kill()
     proc.communicate(timeout=60)
-    runs = str(tmp_path / "runs")
-    assert main(["runs", "--runs-dir", runs]) == 0
+    assert main(["runs", "--runs-dir", str(runs)]) == 0
     listing = capsys.readouterr().out
     assert "abandoned" in listing and "gone during stage 'waiting'" in listing  # not "no runs"
-    assert main(["runs", "show", tmp.name[-6:], "--runs-dir", runs]) == 0
+    assert main(["runs", "show", tmp.name[-6:], "--runs-dir", str(runs)]) == 0
     assert "status    abandoned" in capsys.readouterr().out
-    assert main(["runs", "clean", "--runs-dir", runs]) == 0
+    assert main(["runs", "clean", "--runs-dir", str(runs)]) == 0
     assert not tmp.exists() and list_runs(runs) == []

@@ -34,6 +34,7 @@ from studies.runner import (
 )
 from studies.runner import run as run_module
 from studies.runner.interrupts import InterruptGuard
+from studies.runner.run import storage_problem
 from studies.runner.store import parse_age, process_start_token
 from studies.runner.warning_filters import KNOWN_WARNINGS
 from tests.studies import fake_study
@@ -75,7 +76,7 @@ def test_successful_run_writes_a_complete_folder(fake: Study, tiny_db: Path, tmp
     assert len(m["data"]["fingerprint"]) == 64
     assert set(m["git"]) == {"sha", "dirty"} and m["environment"]["python"].startswith("3.")
     assert m["environment"]["packages"]["numpy"]
-    assert [s["name"] for s in m["stages"]] == ["starting (loading the analysis libraries)", "querying",
+    assert [s["name"] for s in m["stages"]] == ["starting", "querying",
                                                 "plotting", "writing the run folder"]
     assert "progress" not in m
     assert "Some **markdown**." in (rec.path / "report.md").read_text()
@@ -311,6 +312,21 @@ def test_full_disk_at_the_start_writes_nothing(fake: Study, tiny_db: Path, tmp_p
     with pytest.raises(RunError, match=r"the disk is full \(.* MB free on .*nothing was written"):
         run_study("fake", db=tiny_db, runs_dir=tmp_path)
     assert _folders(tmp_path) == []
+
+
+def test_storage_problem_names_the_cause_and_the_free_space(tmp_path: Path) -> None:
+    full = storage_problem(OSError(errno.ENOSPC, "No space left on device", "panel.parquet"), tmp_path / "x")
+    assert full.startswith("the disk is full (") and " MB free on " in full
+    assert full.endswith(") while writing panel.parquet")
+    assert storage_problem(OSError(errno.EDQUOT, "Disk quota exceeded"), tmp_path).startswith(
+        "the disk quota is exceeded (")
+    assert storage_problem(OSError(errno.EROFS, "Read-only"), tmp_path) == \
+        f"the file system holding {tmp_path.resolve()} is read-only"
+    wrapped = RuntimeError("could not save the trace")  # a library wrapping the OSError in its own
+    wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert storage_problem(wrapped, tmp_path).startswith("the disk is full")
+    assert storage_problem(OSError(errno.EACCES, "Permission denied"), tmp_path) is None
+    assert storage_problem(ValueError("x"), tmp_path) is None
 
 
 # -- parameters --------------------------------------------------------------------------------------
