@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 CATALOG_PACKAGE = "studies.catalog"
 _SOURCE_PACKAGES = ("servicelab", "causal", "simulation", "studies")
 _INDEX_VERSION = 1
+_INDEXES_KEPT = 8
 
 
 def _catalog_path() -> list[str]:
@@ -142,11 +143,12 @@ def index_path() -> Path:
 
 
 def source_fingerprint() -> str:
-    """Hash of the Python version and the path, size and mtime of every ``.py`` file of our packages."""
+    """Hash of the Python version and of the location, path, size and mtime of every ``.py`` file of our packages."""
     h = hashlib.sha256(f"{_INDEX_VERSION} {sys.version}".encode())
     for package in _SOURCE_PACKAGES:
         spec = importlib.util.find_spec(package)
         for root in (spec.submodule_search_locations or []) if spec else []:
+            h.update(f"{package}\0{root}".encode())
             for entry in sorted(_py_files(root)):
                 h.update(entry.encode())
     return h.hexdigest()
@@ -172,14 +174,16 @@ def _py_files(root: str) -> list[str]:
 
 
 def _write_index(path: Path, studies: list[dict[str, Any]]) -> None:
-    """Write the index atomically and drop stale ones; a cache that cannot be written is skipped."""
+    """Write the index atomically and drop old ones; a cache that cannot be written is skipped."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"version": _INDEX_VERSION, "studies": studies}, indent=1))
         os.replace(tmp, path)
-        for old in path.parent.glob("catalog-*.json"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        # keep the newest few: several checkouts (git worktrees) may share the cache folder
+        others = sorted((p for p in path.parent.glob("catalog-*.json") if p != path),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in others[_INDEXES_KEPT - 1:]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass  # only a speed-up: the next call imports the study modules again

@@ -233,7 +233,7 @@ def run_summary(folder: str | Path) -> str:
         lines.append(f"headline  {m['headline']}")
     loud = [d for d in m.get("diagnostics", []) if d.get("status") != "ok"]
     if loud:
-        lines.append("checks    " + ("" if len(loud) == 1 else f"{len(loud)} not ok:"))
+        lines.append(f"checks    {len(loud)} of {len(m['diagnostics'])} not ok:")
         lines += [f"  [{d.get('status', '?').upper()}] {d.get('name')}: {d.get('message')}" for d in loud]
     elif m.get("diagnostics"):
         lines.append(f"checks    all {len(m['diagnostics'])} ok")

@@ -25,6 +25,7 @@ from studies.runner import (
     Progress,
     RunInterrupted,
     Study,
+    catalog,
     clean_runs,
     find_run,
     list_runs,
@@ -397,6 +398,39 @@ def test_every_catalog_parameter_declares_its_allowed_values() -> None:
         list_studies()["assist-rollout"].resolve_params({"n_boot": "0"})
 
 
+# -- the catalog index ------------------------------------------------------------------------------
+def test_catalog_index_is_read_when_fresh_and_rebuilt_when_damaged(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICELAB_CACHE_DIR", str(tmp_path))
+    path = catalog.index_path()
+    assert path.parent == tmp_path and not path.exists()
+    built = catalog.describe_studies()
+    assert [s["name"] for s in built] == catalog.study_names() and path.exists()
+    marker = [{"name": "from-the-index", "title": "", "question": "", "default_seed": 0, "params": []}]
+    path.write_text(json.dumps({"version": 1, "studies": marker}))
+    assert catalog.describe_studies() == marker  # a fresh index is trusted (no study module imported)
+    assert catalog.describe_studies(use_cache=False) == built
+    path.write_text("{ not json")
+    assert catalog.describe_studies() == built and json.loads(path.read_text())["studies"] == built
+
+
+def test_source_fingerprint_changes_with_any_source_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    pkg = tmp_path / "fp_probe_pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "mod.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(catalog, "_SOURCE_PACKAGES", ("fp_probe_pkg",))
+    before = catalog.source_fingerprint()
+    assert catalog.source_fingerprint() == before
+    (pkg / "sub" / "mod.py").write_text("X = 22\n")  # an edit deep in a subpackage
+    after = catalog.source_fingerprint()
+    assert after != before
+    (pkg / "sub" / "new.py").write_text("")
+    assert catalog.source_fingerprint() != after
+
+
 # -- listing, lookup, summary, clean ---------------------------------------------------------------------
 def test_runs_listing_and_lookup_by_short_ids(fake: Study, tiny_db: Path, tmp_path: Path) -> None:
     ok = run_study("fake", db=tiny_db, runs_dir=tmp_path)
@@ -419,7 +453,8 @@ def test_run_summary_of_a_success_and_a_failure(fake: Study, tiny_db: Path, tmp_
     ok = run_study("fake", db=tiny_db, runs_dir=tmp_path, seed=9, params={"n": 4})
     text = run_summary(ok.path)
     assert "status    success" in text and "seed      9" in text and "n=4" in text
-    assert "headline  mean handle" in text and "[WARNING] other: a loud warning" in text
+    assert "headline  mean handle" in text and "checks    1 of 2 not ok:" in text
+    assert "[WARNING] other: a loud warning" in text
     assert "[OK]" not in text and "tables/handle.parquet" in text and "; querying " in text
     bad = run_study("fake", db=tiny_db, runs_dir=tmp_path, params={"mode": "raise"}, raise_errors=False)
     text = run_summary(bad.path)
