@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
@@ -49,11 +48,15 @@ WHERE intervention = 'assist' AND outcome = 'handle_s'
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Staggered DiD on the site x day panel, then a synthetic control for the pilot."""
+    from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
+
     p = ctx.params
+    ctx.stage("loading the site x day panel")
     panel = ctx.query(_PANEL_SQL)
     rollout = ctx.query(_ROLLOUT_SQL)
     panel = panel.merge(rollout, on="site", how="left")
     panel["launch_day"] = panel["launch_day"].astype(float)
+    ctx.stage(f"staggered DiD ({p['n_boot']} site bootstrap replications)")
     stag = StaggeredDiD("handle_s", "site", "day", "launch_day", pre_periods=p["pre_periods"],
                         n_boot=p["n_boot"], population="treated site-days").fit(panel,
                                                                                rng=ctx.rng)
@@ -77,10 +80,13 @@ def run(ctx: StudyContext) -> StudyOutput:
                    + ".")
         spec = {"outcome": "handle_s", "unit": "site", "time": "day", "treated_unit": pilot,
                     "treatment_time": first, "donors": complete}
+        ctx.stage("synthetic control of the pilot site")
         synth = SyntheticControl(**spec, demean=p["demean"]).fit(window)
         if p["bayesian"]:
+            ctx.stage(f"Bayesian synthetic control (2 chains x {p['draws']} draws)")
             bayes = BayesianSyntheticControl(**spec, draws=p["draws"], tune=p["draws"],
                                              chains=2).fit(window, rng=ctx.rng)
+    ctx.stage("tables, figures and report")
     truth = ctx.truth(_TRUTH_SQL)
     truth_att = None
     rows = [stag.att.to_row(), stag.twfe.to_row()]
@@ -147,11 +153,13 @@ STUDY = Study(
     question=("How much did the agent-assist tool change handle time where it went live, and "
               "what did the single-site pilot show on its own?"),
     params=(
-        Param("pre_periods", int, 7, "pre-adoption days in the pre-trend test"),
-        Param("n_boot", int, 199, "site bootstrap replications"),
+        Param("pre_periods", int, 7, "pre-adoption days in the pre-trend test", min=0),
+        Param("n_boot", int, 199, "site bootstrap replications (fewer than 20 give no usable SE)",
+              min=20),
         Param("demean", bool, True, "demeaned synthetic control (sites differ in level)"),
         Param("bayesian", bool, False, "also fit the Bayesian synthetic control (CausalPy)"),
-        Param("draws", int, 300, "posterior draws (and tuning steps) for the Bayesian variant"),
+        Param("draws", int, 300, "posterior draws (and tuning steps) for the Bayesian variant",
+              min=10),
     ),
     default_seed=11,
     run=run,

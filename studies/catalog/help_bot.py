@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from causal.observational import CateAnalysis, ObservationalStudy
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 
@@ -42,19 +41,24 @@ ESTIMATORS = ("naive", "regression", "ipw", "aipw", "linear_dml", "dr_learner")
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Identify, estimate, refute, assess sensitivity, then heterogeneity and policy."""
+    from causal.observational import CateAnalysis, ObservationalStudy
+
     p = ctx.params
+    ctx.stage("loading contacts")
     frame = ctx.query(_SQL)
     if p["max_rows"] and len(frame) > p["max_rows"]:
         frame = frame.sample(p["max_rows"], random_state=int(ctx.rng.integers(2**31)))
     frame = frame.assign(bot=frame["bot_used"].astype(int),
                          log_age=np.log(frame["account_age_days"].clip(lower=1) / 365.0))
     trim = p["trim"] if p["trim"] > 0 else None
+    ctx.stage(f"estimating the effect ({len(ESTIMATORS)} estimators) and refuting it")
     obs = ObservationalStudy(
         "bot", "handle_s", graph=GRAPH, effect_modifiers=["reason"], estimand=p["estimand"],
         population="answered contacts" + (" whose customer used the bot"
                                           if p["estimand"] == "ATT" else ""),
         estimators=ESTIMATORS, n_refute_simulations=p["refute_simulations"], trim=trim,
     ).fit(frame, rng=ctx.rng)
+    ctx.stage(f"heterogeneity and targeting ({p['cate_learner']})")
     cate = CateAnalysis(
         "bot", "handle_s", confounders=["log_age", "channel"], effect_modifiers=["reason", "tier"],
         segments=["reason", "tier"], learner=p["cate_learner"], higher_is_better=False,
@@ -62,6 +66,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         population="answered contacts",
     ).fit(frame, rng=ctx.rng)
 
+    ctx.stage("tables, figures and report")
     table = obs.table()
     seg = cate.segments.copy()
     truth = ctx.truth(_TRUTH_SQL)
@@ -147,13 +152,15 @@ STUDY = Study(
     params=(
         Param("estimand", str, "ATE", "ATE over answered contacts or ATT over bot users",
               choices=("ATE", "ATT")),
-        Param("trim", float, 0.0, "propensity trimming threshold (0 = none)"),
-        Param("refute_simulations", int, 10, "simulations per DoWhy refuter"),
+        Param("trim", float, 0.0, "propensity trimming threshold (0 = none)", min=0, max=0.5,
+              exclusive_max=True),
+        Param("refute_simulations", int, 10, "simulations per DoWhy refuter (a spread needs 2)", min=2),
         Param("cate_learner", str, "linear_dml", "CATE model",
               choices=("linear_dml", "causal_forest")),
-        Param("forest_trees", int, 100, "trees for causal_forest"),
-        Param("cost_s", float, 0.0, "cost of offering the bot, in seconds of handle time"),
-        Param("max_rows", int, 0, "subsample contacts for speed (0 = all)"),
+        Param("forest_trees", int, 100, "trees for causal_forest (grown in groups of 4)", min=4),
+        Param("cost_s", float, 0.0, "cost of offering the bot, in seconds of handle time", min=0),
+        Param("max_rows", int, 0, "subsample contacts for speed (0 = all)",
+              check=lambda n: n == 0 or n >= 1000, check_message="0 (all rows) or at least 1000"),
     ),
     default_seed=7,
     run=run,

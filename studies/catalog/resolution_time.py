@@ -15,14 +15,17 @@ customers contact often.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from causal.bayes import HierarchicalEffects, Sampler, enforce
 from servicelab import Diagnostic, jsonable
 from servicelab.results import markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+
+if TYPE_CHECKING:
+    from causal.bayes import HierarchicalEffects
 
 _SQL = """
 WITH meta AS (
@@ -55,6 +58,8 @@ GROUP BY c.queue ORDER BY c.queue
 
 def build_spec(params: dict) -> HierarchicalEffects:
     """The model spec from the study parameters."""
+    from causal.bayes import HierarchicalEffects, Sampler
+
     extra = (params["extra_group"],) if params["extra_group"] else ()
     return HierarchicalEffects(
         "duration_s", "treated", group="queue", extra_groups=extra,
@@ -68,8 +73,13 @@ def build_spec(params: dict) -> HierarchicalEffects:
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Fit the censored hierarchical model and compare it with the drop-open analysis."""
+    from causal.bayes import enforce
+
+    ctx.stage("loading contacts")
     frame = ctx.query(_SQL)
     spec = build_spec(ctx.params)
+    p = ctx.params
+    ctx.stage(f"sampling the posterior ({p['chains']} chains x {p['tune']} tuning + {p['draws']} draws)")
     result = spec.fit(frame, rng=ctx.rng)
     diagnostics = list(result.diagnostics)
     if not result.converged:
@@ -111,6 +121,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         comparison.loc[len(comparison)] = {"analysis": "truth (world)",
                                            "log_ratio": truth_all["log_ratio"],
                                            "ate_s": truth_all["ate_s"]}
+    ctx.stage("posterior and prior predictive checks, figures and report")
     shrink_ax = result.plot()
     ppc_ax = result.plot_ppc(rng=ctx.rng)
     prior = spec.prior_predictive(frame, draws=300, rng=ctx.rng)
@@ -162,10 +173,11 @@ STUDY = Study(
     question=("How much did routing v2 change time to resolution in each queue, counting the "
               "tickets still open at extraction, and how likely is it that it helps?"),
     params=(
-        Param("draws", int, 1000, "posterior draws per chain"),
-        Param("tune", int, 1000, "tuning steps per chain"),
-        Param("chains", int, 2, "chains (sampled one after the other)"),
-        Param("target_accept", float, 0.95, "NUTS target acceptance (raise on divergences)"),
+        Param("draws", int, 1000, "posterior draws per chain", min=10),
+        Param("tune", int, 1000, "tuning steps per chain", min=0),
+        Param("chains", int, 2, "chains (sampled one after the other; R-hat needs 2)", min=2),
+        Param("target_accept", float, 0.95, "NUTS target acceptance (raise on divergences)", min=0,
+              max=1, exclusive_min=True, exclusive_max=True),
         Param("backend", str, "pymc", "NUTS implementation", choices=("pymc", "nutpie")),
         Param("centred", bool, True,
               "centred queue effects: right when every queue has thousands of contacts, as here "

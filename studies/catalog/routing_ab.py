@@ -10,13 +10,15 @@ balance are shown loudly. On the synthetic world the report puts each estimate n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from causal.experiments import ALL, Experiment, RatioOfMeans
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+
+if TYPE_CHECKING:
+    from causal.experiments import Experiment
 
 EXPERIMENT = "routing-v2"
 
@@ -99,6 +101,8 @@ WHERE intervention = 'routing_v2' AND estimand = 'ATE' AND segment = 'all'
 
 def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experiment:
     """The routing-v2 analysis spec: primary metrics, guardrails, CUPED, segment slicing."""
+    from causal.experiments import Experiment, RatioOfMeans
+
     cov: dict[str, Any] = (
         {"covariate": "pre_handle_s_sum", "covariate_denominator": "pre_answered"} if cuped else {}
     )
@@ -128,10 +132,14 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Analyse the routing-v2 experiment (see the module docstring)."""
+    from causal.experiments import ALL
+
+    ctx.stage("loading the experiment's customers")
     maturity = ctx.params["reopen_maturity_days"]
     frame = ctx.query(_CUSTOMERS_SQL, [EXPERIMENT, maturity, maturity, EXPERIMENT])
     segment = ctx.params["segment"] or None
     exp = build_experiment(ctx.params["alpha"], segment, ctx.params["cuped"])
+    ctx.stage("analysing the experiment")
     result = exp.analyze(frame, rng=ctx.rng)
     table = result.table
     overall = table[table["segment"] == ALL].copy()
@@ -211,14 +219,15 @@ STUDY = Study(
     title="Routing v2: customer-randomised experiment",
     question="Does routing v2 reduce handle time and wait without hurting CSAT or reopen rate?",
     params=(
-        Param("alpha", float, 0.05, "two-sided test level (CI level = 1 - alpha)"),
+        Param("alpha", float, 0.05, "two-sided test level (CI level = 1 - alpha)",
+              min=0, max=1, exclusive_min=True, exclusive_max=True),
         Param("cuped", bool, True, "CUPED variance reduction with pre-period covariates"),
         Param("segment", str, "tier", "segment column for the segment view ('' for none)",
               choices=("", "tier", "region", "language")),
         Param("primary", str, "handle_s", "primary metric", choices=tuple(METRICS)),
         Param("reopen_maturity_days", int, 21,
               "reopen rate uses contacts created at least this many days before extraction "
-              "(a reopen needs time to happen; open tickets have no reopen yet)"),
+              "(a reopen needs time to happen; open tickets have no reopen yet)", min=0),
     ),
     default_seed=20260105,
     run=run,

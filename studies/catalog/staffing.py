@@ -584,6 +584,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     sl = ServiceLevel(threshold, "offered")
 
     # -- data and calibration -----------------------------------------------------------------
+    ctx.stage("calibrating arrivals, handle times and patience")
     start, end = _window(ctx)
     contacts = ctx.query(
         "SELECT created_at, queue, queue_wait_s AS wait_s, abandoned, handle_s FROM contacts "
@@ -606,6 +607,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     )
 
     # -- Erlang A requirements: today, with the effect, and at the effect's quantiles -------------
+    ctx.stage("Erlang A requirements")
     kw = {"target_sl": p["target_sl"], "sl_threshold_s": threshold}
     base = erlang_requirements(profile, aht_mean, pat_mean, factor=1.0, **kw)
     with_eff = erlang_requirements(profile, aht_mean, pat_mean, factor=1 + eff["point"], **kw)
@@ -636,7 +638,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     ver_frames = []
     search_seed, verify_seed, routing_seed, check_seed = seeds
     iterations = []
-    for q in names:
+    for q in ctx.progress(names, stage=f"simulated requirement search ({len(names)} queues x 2 scenarios)"):
         sel = req["queue"] == q
         vols = req.loc[sel, "arrivals"].to_numpy(float)
         for col, factor, start_col in (("sim_base", 1.0, "erlang_base"),
@@ -663,6 +665,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     sah_eff = float(req["sim_effect"].sum()) * hours
 
     # -- routing policies under CRN ----------------------------------------------------------
+    ctx.stage(f"comparing routing policies ({p['policy_a']} vs {p['policy_b']})")
     vol_by_q = {q: req.loc[req["queue"] == q, "arrivals"].to_numpy(float) for q in names}
     plan_by_q = {q: req.loc[req["queue"] == q, "sim_effect"].to_numpy(int) for q in names}
     routing = policy_comparison(
@@ -672,6 +675,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     )
 
     # -- calibration check over the last week --------------------------------------------------
+    ctx.stage(f"calibration check ({p['check_days']} days)")
     check_start = end - pd.Timedelta(days=int(p["check_days"]) + 1)
     ck_contacts = contacts[pd.to_datetime(contacts["created_at"]) >= check_start].reset_index(drop=True)
     ck_staff = staffing[pd.to_datetime(staffing["interval_start"]) >= check_start]
@@ -710,6 +714,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "Erlang A's stationary, exponential assumptions understaff there", float(len(short))))
 
     # -- report --------------------------------------------------------------------------------
+    ctx.stage("report")
     rt = routing.set_index("measure")
     sl_row = rt.loc[sl.key]
     headline = (
@@ -872,21 +877,26 @@ STUDY = Study(
         "and by simulation, and which routing policy serves better with the same agents?"
     ),
     params=(
-        Param("handle_effect", float, -0.06, "relative change of mean handle time (> -1)"),
-        Param("effect_sd", float, 0.0, "sd of the relative effect (normal approximation); 0: point"),
+        Param("handle_effect", float, -0.06, "relative change of mean handle time (> -1)", min=-1,
+              exclusive_min=True),
+        Param("effect_sd", float, 0.0, "sd of the relative effect (normal approximation); 0: point",
+              min=0),
         Param("effect_draws", str, "",
               "path to draws of the relative handle-time effect (.npy, or .csv with one column), e.g. a "
               "posterior sample; overrides handle_effect and effect_sd"),
-        Param("target_sl", float, 0.8, "service-level target per interval"),
-        Param("sl_threshold_s", float, 20.0, "answered within this many seconds counts as met"),
-        Param("recent_days", int, 28, "days before the end of the data used for calibration"),
-        Param("n_reps", int, 5, "simulation replications per scenario (t-intervals)"),
+        Param("target_sl", float, 0.8, "service-level target per interval", min=0, max=1,
+              exclusive_min=True, exclusive_max=True),
+        Param("sl_threshold_s", float, 20.0, "answered within this many seconds counts as met", min=0),
+        Param("recent_days", int, 28, "days before the end of the data used for calibration", min=7),
+        Param("n_reps", int, 5, "simulation replications per scenario (t-intervals)", min=2),
         Param("policy_a", str, "skills_overflow", "routing policy A", choices=tuple(POLICIES)),
         Param("policy_b", str, "fifo", "routing policy B", choices=tuple(POLICIES)),
-        Param("overflow_threshold_s", float, 60.0, "wait before overflow (skills_overflow)"),
-        Param("check_days", int, 7, "days in the calibration check (after one warm-up day)"),
-        Param("check_threshold_s", float, 300.0, "service-level threshold of the calibration check"),
-        Param("check_tolerance", float, 0.02, "tolerance of the calibration check"),
+        Param("overflow_threshold_s", float, 60.0, "wait before overflow (skills_overflow)", min=0),
+        Param("check_days", int, 7, "days in the calibration check (after one warm-up day)", min=1),
+        Param("check_threshold_s", float, 300.0, "service-level threshold of the calibration check",
+              min=0),
+        Param("check_tolerance", float, 0.02, "tolerance of the calibration check", min=0, max=1,
+              exclusive_min=True, exclusive_max=True),
     ),
     default_seed=20260105,
     run=run,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from studies.runner.progress import Progress
 from studies.warehouse import Warehouse, frame_sha256
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,6 +29,7 @@ class StudyContext:
     warehouse: Warehouse
     rng: np.random.Generator = field(init=False)
     queries: list[dict[str, Any]] = field(default_factory=list)
+    reporter: Progress = field(default_factory=Progress.silent, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -57,6 +61,20 @@ class StudyContext:
         if not self.is_synthetic:
             return None
         return self.warehouse.query(sql, params, allow_truth=True)
+
+    # -- progress (see studies.runner.progress) --------------------------------------------------
+    def stage(self, name: str) -> Any:
+        """Start the next main stage of the run, e.g. ``ctx.stage("fitting the model")``.
+
+        Prints the stage with the elapsed time (and, after a comparable earlier run, the time left)
+        on stderr; ``with ctx.stage(...):`` also ends it at the end of the block.
+        """
+        return self.reporter.stage(name)
+
+    def progress(self, iterable: Iterable[T], total: int | None = None, stage: str | None = None
+                 ) -> Iterator[T]:
+        """Iterate with a progress display (count, rate, time left) on stderr."""
+        return self.reporter.iterate(iterable, total=total, stage=stage)
 
 
 def _plain(params: Any) -> Any:

@@ -1,12 +1,32 @@
-"""Run a study into a new, atomically written run folder with provenance."""
+"""Run a study into a new run folder with provenance, from its first second to its end.
+
+The life of a run:
+
+1. **Checks**, before anything is read or written: the study exists, every parameter has the right
+   type and range, the runs folder is writable, the warehouse has the tables and columns the study
+   needs. A failure raises (the command line exits 2) and leaves nothing behind.
+2. **Start**: ``runs/STUDY/.tmp-<id>/`` is created with ``manifest.json`` (status ``"running"``, pid,
+   host, parameters, seed, git state, environment, data), written atomically. ``servicelab runs``
+   lists it as *running* while its process lives and as *abandoned* once it is gone (SIGKILL, a
+   power cut); ``servicelab runs clean`` removes abandoned ones.
+3. **Run**: the study runs with progress lines on stderr, the named third-party warning filters of
+   :mod:`studies.runner.warning_filters`, and SIGINT/SIGTERM turned into :class:`RunInterrupted`
+   and remembered, so a study (or library) that swallows the interrupt cannot make the run a success.
+4. **End**: outputs are written file by file (each atomically), then the report and the manifest;
+   the folder is renamed to ``<id>`` (success) or ``<id>.failed`` (failed checks, an exception, an
+   interrupt, a full disk). A failed run's manifest and ``error.txt`` are written first and small, so
+   they survive a full disk; whatever outputs were complete stay in the folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
 import shutil
+import socket
 import time
 import traceback
 from collections.abc import Mapping
@@ -15,19 +35,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-
 from servicelab.errors import RunError
-from servicelab.results import jsonable, worst_status
-from studies.runner.catalog import get_study
+from studies.runner import catalog
 from studies.runner.context import StudyContext
+from studies.runner.interrupts import InterruptGuard, RunInterrupted
+from studies.runner.progress import Progress, expected_from, format_duration
 from studies.runner.provenance import environment, git_state
-from studies.runner.report import render_report
-from studies.runner.spec import StudyOutput
+from studies.runner.spec import Study, StudyOutput
+from studies.runner.store import FAILED_SUFFIX, TMP_PREFIX, process_start_token
+from studies.runner.warning_filters import study_warning_filters
 from studies.warehouse import DEFAULT_DB, Warehouse
 
+__all__ = ["DEFAULT_RUNS_DIR", "RunRecord", "run_study", "storage_problem"]
+
 DEFAULT_RUNS_DIR = Path("runs")
-FAILED_SUFFIX = ".failed"
+_PARTIAL = ".partial."
+_HISTORY_LIMIT = 25  # finished runs read when looking for the last comparable one (stage times)
 
 
 @dataclass(frozen=True)
@@ -39,17 +62,20 @@ class RunRecord:
     path : Path
         The run folder (``runs/STUDY/<UTC timestamp>-<id>`` or with a ``.failed`` suffix).
     status : str
-        ``"success"`` or ``"failed"``.
+        ``"success"``, ``"failed"`` or ``"interrupted"``.
     manifest : dict
         The manifest written into the folder.
     output : StudyOutput or None
-        What the study returned (None when it raised).
+        What the study returned (None when it raised or was interrupted).
+    exception : BaseException or None
+        What ended a failed or interrupted run (``run_study(..., raise_errors=False)``).
     """
 
     path: Path
     status: str
     manifest: dict[str, Any]
     output: StudyOutput | None
+    exception: BaseException | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +86,11 @@ class RunRecord:
     def headline(self) -> str:
         """The study's headline (or the failure message)."""
         return self.manifest.get("headline") or self.manifest.get("error", "")
+
+    @property
+    def error(self) -> str | None:
+        """Why the run failed (None for a success)."""
+        return self.manifest.get("error")
 
 
 def _new_run_id(now: datetime) -> str:
@@ -74,14 +105,17 @@ def run_study(
     seed: int | None = None,
     params: Mapping[str, Any] | None = None,
     allow_failed_checks: bool = False,
+    progress: bool | None = None,
+    raise_errors: bool = True,
 ) -> RunRecord:
     """Run study ``name`` and write a new run folder.
 
     The folder is written under a hidden temporary name and renamed into place only when complete,
-    so an interrupted run never leaves a half-written "success". A study that raises, or whose
-    diagnostics include a failure (unless ``allow_failed_checks``), ends in a folder with the
-    ``.failed`` suffix holding the manifest, the traceback and whatever outputs exist. Existing run
-    folders are never touched.
+    so an interrupted run never leaves a half-written "success". A study that raises, is interrupted
+    (SIGINT/Ctrl-C or SIGTERM, even if the study catches the interrupt), cannot write its outputs, or
+    whose diagnostics include a failure (unless ``allow_failed_checks``) ends in a folder with the
+    ``.failed`` suffix holding the manifest, ``error.txt`` and whatever outputs were complete.
+    Existing run folders are never touched.
 
     Parameters
     ----------
@@ -94,9 +128,16 @@ def run_study(
     seed : int, optional
         Seed; the study's default seed when omitted.
     params : mapping, optional
-        Parameter overrides (strings from the command line are parsed to the declared types).
+        Parameter overrides (strings from the command line are parsed to the declared types and
+        checked against the declared ranges before any data is read).
     allow_failed_checks : bool
         Record failed diagnostics but still mark the run a success.
+    progress : bool, optional
+        Print stage lines on stderr; by default only when stderr is a terminal.
+    raise_errors : bool
+        Re-raise what ended a failed run (the default). ``False`` returns its :class:`RunRecord`
+        instead (``status`` ``"failed"`` or ``"interrupted"``, the exception in ``exception``); the
+        command line uses it. Problems found before the run starts always raise.
 
     Returns
     -------
@@ -104,11 +145,15 @@ def run_study(
 
     Raises
     ------
+    ParameterError
+        Unknown or invalid parameters (before anything is read or written).
     RunError
-        Unknown study, bad parameters, or a runs folder that cannot be written. These are raised
-        before anything is written.
+        Unknown study, or a runs folder that cannot be written (before anything is written).
     DataError
-        Missing warehouse, tables or columns (also before anything is written).
+        Missing warehouse, tables or columns (before anything is written).
+    RunInterrupted
+        SIGINT or SIGTERM during the run (a ``KeyboardInterrupt``), after recording it as
+        ``.failed`` with status ``"interrupted"``.
 
     Examples
     --------
@@ -116,33 +161,30 @@ def run_study(
     >>> rec.path  # doctest: +SKIP
     PosixPath('runs/routing-ab/20261126T101500Z-1a2b3c')
     """
-    study = get_study(name)
+    study = catalog.get_study(name)
     resolved = study.resolve_params(params)
     seed = study.default_seed if seed is None else int(seed)
     if seed < 0:
         raise RunError(f"seed must be a non-negative integer, got {seed}")
     runs_root = Path(runs_dir) / study.name
-    try:
-        runs_root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"cannot create the run folder under {runs_root}: {exc}") from exc
-    if not os.access(runs_root, os.W_OK | os.X_OK):
-        raise RunError(f"run folder {runs_root} is not writable; choose another --runs-dir")
+    _check_writable(runs_root)
 
     warehouse = Warehouse(db)
     try:
         warehouse.require(study.tables)
+        try:
+            runs_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create the run folder under {runs_root}: "
+                           f"{storage_problem(exc, runs_root.parent) or exc}") from exc
         started = datetime.now(UTC)
         run_id = _new_run_id(started)
         final = runs_root / run_id
         while final.exists() or final.with_name(final.name + FAILED_SUFFIX).exists():
             run_id = _new_run_id(started)
             final = runs_root / run_id
-        tmp = runs_root / f".tmp-{run_id}"
-        try:
-            tmp.mkdir()
-        except OSError as exc:
-            raise RunError(f"cannot create run folder {tmp}: {exc}") from exc
+        tmp = runs_root / f"{TMP_PREFIX}{run_id}"
+        pid = os.getpid()
         manifest: dict[str, Any] = {
             "study": study.name,
             "title": study.title,
@@ -151,6 +193,9 @@ def run_study(
             "seed": seed,
             "status": "running",
             "started_at": started.isoformat(),
+            "pid": pid,
+            "host": socket.gethostname(),
+            "process_start": process_start_token(pid),
             "git": git_state(),
             "environment": environment(),
             "data": {
@@ -160,60 +205,205 @@ def run_study(
                 "tables": warehouse.tables(),
             },
         }
-        return _execute(study, resolved, seed, warehouse, manifest, tmp, final,
-                        allow_failed_checks)
+        _start_folder(tmp, manifest)
+        reporter = Progress(
+            study.name,
+            enabled=_stderr_is_tty() if progress is None else progress,
+            expected=_expected_stages(runs_root, manifest),
+            on_stage=lambda stage: _note_stage(tmp, manifest, stage),
+        )
+        ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
+                           reporter=reporter)
+        return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors)
     finally:
         warehouse.close()
 
 
-def _execute(study, params, seed, warehouse, manifest, tmp: Path, final: Path,
-             allow_failed_checks: bool) -> RunRecord:
-    t0 = time.perf_counter()
-    ctx = StudyContext(study=study.name, params=dict(params), seed=seed, warehouse=warehouse)
-    output: StudyOutput | None = None
-    open_before = set(plt.get_fignums())
+def _check_writable(runs_root: Path) -> None:
+    """Fail early (before reading data, creating nothing) if ``runs_root`` cannot be created or written."""
+    existing = runs_root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunError(f"cannot create the run folder under {runs_root}: {existing} is not a folder; "
+                       "choose another --runs-dir")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunError(f"run folder {existing} is not writable; choose another --runs-dir")
+
+
+def _start_folder(tmp: Path, manifest: dict[str, Any]) -> None:
+    """Create the temporary run folder and its first manifest; clean up and explain on failure."""
     try:
-        output = study.run(ctx)
-        if not isinstance(output, StudyOutput):
-            raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
-        files = _write_outputs(tmp, output)
-        failed = [d for d in output.diagnostics if d.status == "fail"]
-        status = "failed" if failed and not allow_failed_checks else "success"
-        manifest.update(
-            status=status,
-            headline=output.headline,
-            diagnostics=[d.to_dict() for d in output.diagnostics],
-            diagnostics_status=worst_status(output.diagnostics),
-            files=files,
-        )
-        if status == "failed":
-            manifest["error"] = (
-                "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
-                + " (rerun with --allow-failed-checks to accept them)"
-            )
-    except BaseException as exc:
-        manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        _safe_write(tmp / "error.txt", traceback.format_exc())
-        _finish(manifest, ctx, t0)
-        _safe_write(tmp / "manifest.json", json.dumps(jsonable(manifest), indent=2))
-        failed_dir = final.with_name(final.name + FAILED_SUFFIX)
-        _move(tmp, failed_dir)
-        exc.add_note(f"servicelab: the failed run is recorded in {failed_dir}")
-        raise
+        tmp.mkdir()
+    except OSError as exc:
+        raise RunError(f"cannot create run folder {tmp}: {storage_problem(exc, tmp.parent) or exc}"
+                       ) from exc
+    try:
+        write_json_atomic(tmp / "manifest.json", manifest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot start the run in {tmp}: {storage_problem(exc, tmp.parent) or exc}; "
+                       "nothing was written") from exc
+
+
+def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Path, final: Path,
+             allow_failed_checks: bool, raise_errors: bool) -> RunRecord:
+    t0 = time.perf_counter()
+    # the first lines of a study import its analysis libraries (seconds): say so at once
+    ctx.reporter.stage("starting")
+    import matplotlib.pyplot as plt
+
+    output: StudyOutput | None = None
+    written: list[str] = []
+    open_before = set(plt.get_fignums())
+    guard = InterruptGuard()
+    try:
+        with guard:
+            try:
+                with study_warning_filters():
+                    output = study.run(ctx)
+                guard.check()  # an interrupt the study swallowed still ends the run
+                if not isinstance(output, StudyOutput):
+                    raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
+                ctx.reporter.stage("writing the run folder")
+                failed = [d for d in output.diagnostics if d.status == "fail"]
+                status = "failed" if failed and not allow_failed_checks else "success"
+                manifest.update(
+                    status=status,
+                    headline=output.headline,
+                    diagnostics=[d.to_dict() for d in output.diagnostics],
+                    diagnostics_status=_worst(output.diagnostics),
+                    files=written,
+                )
+                if status == "failed":
+                    manifest["error"] = (
+                        "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
+                        + " (rerun with --allow-failed-checks to accept them)"
+                    )
+                _write_outputs(tmp, output, written)
+                _write_reports(tmp, manifest, output, ctx, t0)
+                guard.check()
+                # commit: from here a signal is held until the folder is in place (milliseconds)
+                guard.deferred = True
+                ctx.reporter.finish()
+                _finish(manifest, ctx, t0)
+                write_json_atomic(tmp / "manifest.json", manifest)
+                target = final if status == "success" else final.with_name(final.name + FAILED_SUFFIX)
+                _move(tmp, target)
+                ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
+                return RunRecord(path=target, status=status, manifest=manifest, output=output)
+            except BaseException as exc:
+                guard.deferred = True  # a second Ctrl-C must not break the recording of the first
+                record = _record_failure(exc, guard, manifest, ctx, tmp, final, t0, written)
+                if raise_errors:
+                    exc.add_note(f"servicelab: the {record.status} run is recorded in {record.path}")
+                    if record.status == "interrupted" and not isinstance(exc, KeyboardInterrupt):
+                        raise RunInterrupted(guard.seen or "SIGINT") from exc
+                    raise
+                return record
     finally:
         # figures the study made (returned or intermediate) are saved by now: free them
-        if output is not None:
+        if output is not None and isinstance(output, StudyOutput):
             for fig in output.figures.values():
                 plt.close(fig)
         for num in set(plt.get_fignums()) - open_before:
             plt.close(num)
+
+
+def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[str, Any],
+                    ctx: StudyContext, tmp: Path, final: Path, t0: float, written: list[str]
+                    ) -> RunRecord:
+    """Write the failed run's manifest and error file (small, first), keep what was written, move it."""
+    signal_name = guard.seen
+    if signal_name is None and isinstance(exc, KeyboardInterrupt):
+        signal_name = exc.signal_name if isinstance(exc, RunInterrupted) else "SIGINT"
+    stage = ctx.reporter.current
+    ctx.reporter.finish()
+    _remove_partials(tmp)
+    during = f" during {stage!r}" if stage else ""
+    if signal_name is not None:
+        status = "interrupted"
+        error = str(RunInterrupted(signal_name)) + during
+        if not isinstance(exc, KeyboardInterrupt):  # the study swallowed it, then failed on
+            error += f"; afterwards {type(exc).__name__}: {exc}"
+        # an interrupted study's numbers come from a partial computation: not reported
+        for key in ("headline", "diagnostics", "diagnostics_status"):
+            manifest.pop(key, None)
+    else:
+        status = "failed"
+        problem = storage_problem(exc, tmp)
+        error = f"{problem}{during}" if problem else f"{type(exc).__name__}: {exc}{during}"
+    kept = [f for f in written if (tmp / f).exists()]
+    manifest.update(status=status, error=error, failed_stage=stage, files=kept)
     _finish(manifest, ctx, t0)
-    (tmp / "report.md").write_text(render_report(manifest, output, fmt="md"))
-    (tmp / "report.html").write_text(render_report(manifest, output, fmt="html"))
-    (tmp / "manifest.json").write_text(json.dumps(jsonable(manifest), indent=2))
-    target = final if manifest["status"] == "success" else final.with_name(final.name + FAILED_SUFFIX)
-    _move(tmp, target)
-    return RunRecord(path=target, status=manifest["status"], manifest=manifest, output=output)
+    saved = []
+    with contextlib.suppress(OSError):
+        write_json_atomic(tmp / "manifest.json", manifest)
+        saved.append("manifest.json")
+    detail = "".join(traceback.format_exception(exc))
+    with contextlib.suppress(OSError):
+        write_text_atomic(tmp / "error.txt", f"{error}\n\n{detail}")
+        saved.append("error.txt")
+    failed_dir = final.with_name(final.name + FAILED_SUFFIX)
+    try:
+        _move(tmp, failed_dir)
+    except OSError:  # pragma: no cover - a rename within one folder; keep it where it is
+        failed_dir = tmp
+    if not saved:
+        manifest["error"] = error + " (the manifest and error file could not be written either)"
+    ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
+    return RunRecord(path=failed_dir, status=status, manifest=manifest, output=None, exception=exc)
+
+
+def storage_problem(exc: BaseException, where: Path) -> str | None:
+    """A plain sentence for a full disk, an exceeded quota or a read-only file system in ``exc``'s chain.
+
+    Returns None for any other error. The free space is measured on the file system holding ``where``.
+
+    Examples
+    --------
+    >>> import errno
+    >>> storage_problem(OSError(errno.ENOSPC, "No space left on device"), Path(".")).startswith(
+    ...     "the disk is full")
+    True
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            where = _existing(where)
+            if e.errno == errno.EROFS:
+                return f"the file system holding {where} is read-only"
+            try:
+                free = f"{shutil.disk_usage(where).free / 1e6:,.1f} MB free on {_mount_point(where)}"
+            except OSError:
+                free = "free space unknown"
+            what = "the disk quota is exceeded" if e.errno == errno.EDQUOT else "the disk is full"
+            name = f" while writing {Path(e.filename).name}" if getattr(e, "filename", None) else ""
+            return f"{what} ({free}){name}"
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _existing(path: Path) -> Path:
+    path = Path(path).resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _mount_point(path: Path) -> Path:
+    path = _existing(path)
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _worst(diagnostics: Any) -> str:
+    from servicelab.results import worst_status
+
+    return worst_status(diagnostics)
 
 
 def _finish(manifest: dict[str, Any], ctx: StudyContext, t0: float) -> None:
@@ -225,46 +415,130 @@ def _finish(manifest: dict[str, Any], ctx: StudyContext, t0: float) -> None:
     for q in ctx.queries:
         h.update(q["sha256"].encode())
     manifest["data"]["fingerprint"] = h.hexdigest()
+    manifest["stages"] = ctx.reporter.stages
+    manifest.pop("progress", None)
     manifest["finished_at"] = datetime.now(UTC).isoformat()
     manifest["duration_s"] = round(time.perf_counter() - t0, 3)
 
 
-def _write_outputs(folder: Path, output: StudyOutput) -> list[str]:
-    files = []
-    (folder / "results.json").write_text(json.dumps(jsonable(output.results), indent=2))
-    files.append("results.json")
-    if output.tables:
-        (folder / "tables").mkdir()
-        for key, frame in output.tables.items():
-            rel = f"tables/{key}.parquet"
-            frame.to_parquet(folder / rel, index=False)
-            files.append(rel)
-    if output.figures:
-        (folder / "figures").mkdir()
-        for key, fig in output.figures.items():
-            rel = f"figures/{key}.png"
-            fig.savefig(folder / rel, dpi=110, bbox_inches="tight")
-            files.append(rel)
-    for key, writer in output.artifacts.items():
+# -- writing ---------------------------------------------------------------------------------------
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: never a half-written file."""
+    tmp = path.with_name(f"{_PARTIAL}{path.name}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """:func:`write_text_atomic` of ``obj`` as indented JSON (numpy values and the like converted)."""
+    from servicelab.results import jsonable
+
+    write_text_atomic(path, json.dumps(jsonable(obj), indent=2))
+
+
+def _write_file(folder: Path, rel: str, write: Any, written: list[str]) -> None:
+    """Call ``write(partial_path)``, then move the file into place as ``folder/rel`` and record it."""
+    target = folder / rel
+    partial = target.with_name(f"{_PARTIAL}{target.name}")
+    try:
+        write(partial)
+        os.replace(partial, target)
+    except BaseException as exc:
+        partial.unlink(missing_ok=True)  # frees the space a full disk needs for the manifest
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(target)
+        raise
+    written.append(rel)
+
+
+def _write_outputs(folder: Path, output: StudyOutput, written: list[str]) -> None:
+    for key in output.artifacts:
         if "/" in key or key.startswith("."):
             raise RunError(f"artifact name {key!r} must be a plain file name")
-        writer(folder / key)
-        files.append(key)
-    return files
+    _write_file(folder, "results.json",
+                lambda p: p.write_text(json.dumps(_jsonable(output.results), indent=2)), written)
+    if output.tables:
+        (folder / "tables").mkdir(exist_ok=True)
+        for key, frame in output.tables.items():
+            _write_file(folder, f"tables/{key}.parquet", lambda p, f=frame: f.to_parquet(p, index=False),
+                        written)
+    if output.figures:
+        (folder / "figures").mkdir(exist_ok=True)
+        for key, fig in output.figures.items():
+            _write_file(folder, f"figures/{key}.png",
+                        lambda p, f=fig: f.savefig(p, dpi=110, bbox_inches="tight", format="png"), written)
+    for key, writer in output.artifacts.items():
+        _write_file(folder, key, writer, written)
 
 
-def _safe_write(path: Path, text: str) -> None:
-    with contextlib.suppress(OSError):
-        path.write_text(text)
+def _write_reports(tmp: Path, manifest: dict[str, Any], output: StudyOutput, ctx: StudyContext,
+                   t0: float) -> None:
+    from studies.runner.report import render_report
+
+    _finish(manifest, ctx, t0)
+    write_text_atomic(tmp / "report.md", render_report(manifest, output, fmt="md"))
+    write_text_atomic(tmp / "report.html", render_report(manifest, output, fmt="html"))
+
+
+def _jsonable(obj: Any) -> Any:
+    from servicelab.results import jsonable
+
+    return jsonable(obj)
+
+
+def _remove_partials(folder: Path) -> None:
+    for p in folder.rglob(f"{_PARTIAL}*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 def _move(tmp: Path, target: Path) -> None:
-    """Rename the finished temporary folder into place; never overwrite an existing run."""
+    """Rename the finished temporary folder into place; never overwrite an existing run, never delete one."""
     if target.exists():  # pragma: no cover - run ids are unique; defensive
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise RunError(f"run folder {target} already exists; refusing to overwrite it")
+        raise RunError(f"run folder {target} already exists; refusing to overwrite it (the run stays in {tmp})")
+    os.rename(tmp, target)
+
+
+# -- progress support --------------------------------------------------------------------------------
+def _stderr_is_tty() -> bool:
+    import sys
+
     try:
-        os.rename(tmp, target)
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _note_stage(tmp: Path, manifest: dict[str, Any], stage: str) -> None:
+    """Record the stage under way in the in-progress manifest (``servicelab runs`` shows it)."""
+    if manifest.get("status") != "running" or not tmp.exists():
+        return
+    manifest["progress"] = {"stage": stage, "since": datetime.now(UTC).isoformat()}
+    with contextlib.suppress(OSError):  # a progress note must never fail the run
+        write_json_atomic(tmp / "manifest.json", manifest)
+
+
+def _expected_stages(runs_root: Path, manifest: dict[str, Any]) -> list[tuple[str, float]]:
+    """Stage times of the latest successful run of this study with the same parameters and data file.
+
+    Only the newest few finished runs are read, so a long history costs nothing noticeable.
+    """
+    try:
+        folders = sorted((p for p in runs_root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                          and not p.name.endswith(FAILED_SUFFIX)), reverse=True)
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return []
+    want = json.loads(json.dumps(_jsonable(manifest["params"])))
+    for folder in folders[:_HISTORY_LIMIT]:
+        try:
+            m = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if (m.get("status") == "success" and m.get("params") == want
+                and m.get("data", {}).get("db") == manifest["data"]["db"] and m.get("stages")):
+            return expected_from(m["stages"])
+    return []
