@@ -19,15 +19,36 @@ import pandas as pd
 from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
 
+# What the analysis needs (checked on the warehouse before it runs; see studies.runner.quality):
+# an answered contact without a site or a handle time is counted and fails the run (or is dropped
+# with drop_missing=true), never silently left out of a site-day mean. A NULL launch date is a
+# never-treated site, by design.
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("created_at", "key"),
+            Column("abandoned", "key"),
+            Column("site", "key", required_when="NOT abandoned",
+                   note="NULL for abandoned contacts"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+        ),
+        scope_label="all contacts",
+    ),
+    TableCheck("assist_rollout", (Column("site", "key"),), scope_label="all sites"),
+)
+
+# day 0 is the first day of the data (all contacts, valid or not), the same origin as the rollout
 _PANEL_SQL = """
 WITH w AS (SELECT min(created_at) AS t0 FROM contacts)
 SELECT c.site,
        date_diff('day', date_trunc('day', w.t0), date_trunc('day', c.created_at)) AS day,
        avg(c.handle_s) AS handle_s,
        count(*) AS contacts
-FROM contacts c, w
-WHERE NOT c.abandoned AND c.site IS NOT NULL AND c.handle_s IS NOT NULL
+FROM {contacts} c, w
+WHERE NOT c.abandoned
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -36,7 +57,7 @@ _ROLLOUT_SQL = """
 WITH w AS (SELECT min(created_at) AS t0 FROM contacts)
 SELECT r.site,
        date_diff('day', date_trunc('day', w.t0), r.launched_at) AS launch_day
-FROM assist_rollout r, w
+FROM {assist_rollout} r, w
 ORDER BY r.site
 """
 
@@ -47,13 +68,20 @@ WHERE intervention = 'assist' AND outcome = 'handle_s'
 
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then build the site x day panel and the rollout."""
+    dq = ctx.check_data(CHECKS)
+    panel = ctx.query(_PANEL_SQL.format(contacts=dq.table("contacts")))
+    rollout = ctx.query(_ROLLOUT_SQL.format(assist_rollout=dq.table("assist_rollout")))
+    panel = panel.merge(rollout, on="site", how="left")
+    panel["launch_day"] = panel["launch_day"].astype(float)
+    return panel, rollout, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Staggered DiD on the site x day panel, then a synthetic control for the pilot."""
     p = ctx.params
-    panel = ctx.query(_PANEL_SQL)
-    rollout = ctx.query(_ROLLOUT_SQL)
-    panel = panel.merge(rollout, on="site", how="left")
-    panel["launch_day"] = panel["launch_day"].astype(float)
+    panel, rollout, dq = load_data(ctx)
     stag = StaggeredDiD("handle_s", "site", "day", "launch_day", pre_periods=p["pre_periods"],
                         n_boot=p["n_boot"], population="treated site-days").fit(panel,
                                                                                rng=ctx.rng)
@@ -114,8 +142,9 @@ def run(ctx: StudyContext) -> StudyOutput:
     stag.plot(ax=ax)
     fig.tight_layout()
     figures = {"event_study": fig}
-    diags = list(stag.diagnostics)
-    results = {"staggered": stag.to_dict(), "truth_att": truth_att}
+    diags = list(stag.diagnostics) + list(dq.diagnostics)
+    results = {"staggered": stag.to_dict(), "truth_att": truth_att,
+               "data_quality": dq.to_dict()}
     for name, res in (("synthetic_control", synth), ("bayesian_synthetic_control", bayes)):
         if res is None:
             continue
@@ -152,6 +181,7 @@ STUDY = Study(
         Param("demean", bool, True, "demeaned synthetic control (sites differ in level)"),
         Param("bayesian", bool, False, "also fit the Bayesian synthetic control (CausalPy)"),
         Param("draws", int, 300, "posterior draws (and tuning steps) for the Bayesian variant"),
+        *QUALITY_PARAMS,
     ),
     default_seed=11,
     run=run,

@@ -12,10 +12,12 @@ the truth.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from causal.observational import CateAnalysis, ObservationalStudy
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
 
 GRAPH = """digraph {
   tier -> bot; log_age -> bot; reason -> bot;
@@ -23,11 +25,35 @@ GRAPH = """digraph {
   bot -> handle_s;
 }"""
 
+# What the analysis needs (checked on the warehouse before it runs; see studies.runner.quality):
+# an answered contact without a handle time is counted and fails the run (or is dropped with
+# drop_missing=true), never silently left out.
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("contact_id", "key"),
+            Column("customer_id", "key"),
+            Column("abandoned", "key"),
+            Column("bot_used", "key", required_when="NOT abandoned"),
+            Column("reason", "key", required_when="NOT abandoned"),
+            Column("channel", "key", required_when="NOT abandoned"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+        ),
+        scope_label="all contacts",
+    ),
+    TableCheck(
+        "customers",
+        (Column("customer_id", "key"), Column("tier", "key"), Column("account_age_days", "key")),
+        scope_label="all customers",
+    ),
+)
+
 _SQL = """
 SELECT c.contact_id, c.handle_s, c.bot_used, c.reason, c.channel, cu.tier,
        cu.account_age_days
-FROM contacts c JOIN customers cu USING (customer_id)
-WHERE NOT c.abandoned AND c.handle_s IS NOT NULL
+FROM {contacts} c JOIN {customers} cu USING (customer_id)
+WHERE NOT c.abandoned
 ORDER BY c.contact_id
 """
 
@@ -40,10 +66,17 @@ ESTIMATORS = ("naive", "regression", "ipw", "aipw", "linear_dml", "dr_learner")
 
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then read the answered contacts."""
+    dq = ctx.check_data(CHECKS)
+    frame = ctx.query(_SQL.format(contacts=dq.table("contacts"), customers=dq.table("customers")))
+    return frame, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Identify, estimate, refute, assess sensitivity, then heterogeneity and policy."""
     p = ctx.params
-    frame = ctx.query(_SQL)
+    frame, dq = load_data(ctx)
     if p["max_rows"] and len(frame) > p["max_rows"]:
         frame = frame.sample(p["max_rows"], random_state=int(ctx.rng.integers(2**31)))
     frame = frame.assign(bot=frame["bot_used"].astype(int),
@@ -130,12 +163,12 @@ def run(ctx: StudyContext) -> StudyOutput:
         headline=headline,
         results=jsonable({"observational": obs.to_dict(), "cate": cate.to_dict(),
                           "truth_ate": truth_value, "cate_rank_correlation": rank,
-                          "n": len(frame)}),
+                          "n": len(frame), "data_quality": dq.to_dict()}),
         tables={"effects": table, "cate_segments": seg, "balance": obs.balance,
                 "refutations": obs.refutation_table()},
         figures=figs,
         report_md="\n".join(body),
-        diagnostics=tuple(obs.diagnostics) + tuple(cate.diagnostics),
+        diagnostics=tuple(obs.diagnostics) + tuple(cate.diagnostics) + dq.diagnostics,
     )
 
 
@@ -154,6 +187,7 @@ STUDY = Study(
         Param("forest_trees", int, 100, "trees for causal_forest"),
         Param("cost_s", float, 0.0, "cost of offering the bot, in seconds of handle time"),
         Param("max_rows", int, 0, "subsample contacts for speed (0 = all)"),
+        *QUALITY_PARAMS,
     ),
     default_seed=7,
     run=run,

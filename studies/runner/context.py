@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from studies.warehouse import Warehouse, frame_sha256
+
+if TYPE_CHECKING:
+    from studies.runner.quality import DataQuality, TableCheck
 
 
 @dataclass
@@ -42,6 +45,15 @@ class StudyContext:
             }
         )
         return frame
+
+    def check_data(self, checks: Sequence[TableCheck]) -> DataQuality:
+        """Count NULL and non-finite required values and apply the ``max_missing`` rule before
+        the analysis; read the checked tables through the returned
+        :meth:`~studies.runner.quality.DataQuality.table`. See :mod:`studies.runner.quality`.
+        """
+        from studies.runner.quality import check_data
+
+        return check_data(self, checks)
 
     @property
     def is_synthetic(self) -> bool:
