@@ -920,8 +920,8 @@ class ExperimentResult:
             title += "  [FAILED CHECKS]"
         fig.suptitle(title, fontsize=10)
         fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8,
-                   bbox_to_anchor=(0.5, 1 - 0.35 / fig.get_figheight()), frameon=False)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / fig.get_figheight()), h_pad=0.6)
+                   bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()), frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()), h_pad=0.6)
         return fig
 
     def to_dict(self) -> dict[str, Any]:
@@ -934,4 +934,5 @@ class ExperimentResult:
             "balance": self.balance.to_dict(orient="records"),
             "omnibus": self.omnibus.to_dict(orient="records"),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "directions": {k: self.direction_label(k) for k in self.directions},
         })

@@ -18,6 +18,7 @@ from causal.observational import CateAnalysis, ObservationalStudy
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+from studies.runner.report import effect_figure
 
 GRAPH = """digraph {
   tier -> bot; log_age -> bot; reason -> bot;
@@ -149,19 +150,26 @@ def run(ctx: StudyContext) -> StudyOutput:
     ]
     import matplotlib.pyplot as plt
 
-    figs = {}
-    for kind in ("estimates", "love", "overlap", "graph"):
+    figs = {"estimates": effect_figure(
+        table, label="method", estimate="estimate", low="ci_low", high="ci_high",
+        truth=truth_value,
+        xlabel="effect of using the bot on handle time (s per answered contact)",
+        title=f"Help bot: {p['estimand']} by estimator (naive = no adjustment)")}
+    for kind in ("love", "overlap", "graph"):
         fig, ax = plt.subplots(figsize=(7, 4))
         obs.plot(ax=ax, kind=kind)
         fig.tight_layout()
         figs[kind] = fig
-    fig, ax = plt.subplots(figsize=(7, 4))
-    cate.plot(ax=ax)
-    fig.tight_layout()
-    figs["cate"] = fig
+    figs["cate"] = effect_figure(
+        seg.assign(row=seg["segment"] + " = " + seg["value"].astype(str)), label="row",
+        estimate="cate", low="ci_low", high="ci_high",
+        truth="truth" if "truth" in seg else None,
+        xlabel="CATE of using the bot on handle time (s per answered contact)",
+        title=f"Help bot: effect by segment ({p['cate_learner']})")
     return StudyOutput(
         headline=headline,
-        results=jsonable({"observational": obs.to_dict(), "cate": cate.to_dict(),
+        results=jsonable({"conclusion": _conclusion(obs, main, truth_value),
+                          "observational": obs.to_dict(), "cate": cate.to_dict(),
                           "truth_ate": truth_value, "cate_rank_correlation": rank,
                           "n": len(frame), "data_quality": dq.to_dict()}),
         tables={"effects": table, "cate_segments": seg, "balance": obs.balance,
@@ -170,6 +178,26 @@ def run(ctx: StudyContext) -> StudyOutput:
         report_md="\n".join(body),
         diagnostics=tuple(obs.diagnostics) + tuple(cate.diagnostics) + dq.diagnostics,
     )
+
+
+def _conclusion(obs: ObservationalStudy, main, truth: float | None) -> dict:
+    """The study's verdict as data (for notebooks to glue rather than to restate by hand)."""
+    naive = obs.estimate("naive")
+    if main.ci_high < 0:
+        effect = "shortens"
+    elif main.ci_low > 0:
+        effect = "lengthens"
+    else:
+        effect = "no detectable change"
+    return {
+        "method": main.method, "estimand": main.estimand, "estimate": main.estimate,
+        "ci_low": main.ci_low, "ci_high": main.ci_high, "effect": effect,
+        "naive_estimate": naive.estimate,
+        "naive_outside_ci": not main.ci_low <= naive.estimate <= main.ci_high,
+        "naive_direction": ("above" if naive.estimate > main.estimate else "below"),
+        "truth": truth,
+        "covers_truth": None if truth is None else bool(main.ci_low <= truth <= main.ci_high),
+    }
 
 
 STUDY = Study(

@@ -24,6 +24,7 @@ from servicelab import Diagnostic, jsonable
 from servicelab.results import markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+from studies.runner.report import effect_figure
 
 _WINDOW = ("created_at >= (SELECT start_at FROM experiments WHERE experiment = 'routing-v2') "
            "AND created_at < (SELECT end_at FROM experiments WHERE experiment = 'routing-v2')")
@@ -173,7 +174,18 @@ def run(ctx: StudyContext) -> StudyOutput:
     idata = result.idata
     return StudyOutput(
         headline=headline,
-        results=jsonable({"model": result.to_dict(), "p_faster": p_faster,
+        results=jsonable({"conclusion": {
+                              "relative_mean": float(rel.mean()), "ci_low": float(lo),
+                              "ci_high": float(hi), "p_faster": p_faster,
+                              "effect": ("faster" if hi < 0 else "slower" if lo > 0
+                                         else "no detectable change"),
+                              "naive_relative": float(np.expm1(naive_log)),
+                              "truth_relative": (None if truth_all is None
+                                                 else float(np.expm1(truth_all["log_ratio"]))),
+                              "covers_truth": (None if truth_all is None else bool(
+                                  lo <= np.expm1(truth_all["log_ratio"]) <= hi)),
+                              "converged": bool(result.converged)},
+                          "model": result.to_dict(), "p_faster": p_faster,
                           "relative_effect": {"mean": float(rel.mean()), "ci_low": float(lo),
                                               "ci_high": float(hi)},
                           "naive_drop_open": {"log_ratio": naive_log, "ate_s": naive_ate},
@@ -181,7 +193,13 @@ def run(ctx: StudyContext) -> StudyOutput:
                           "prior_predictive": [d.to_dict() for d in prior.diagnostics],
                           "data_quality": dq.to_dict()}),
         tables={"effects": effects, "comparison": comparison},
-        figures={"shrinkage": shrink_ax.figure, "ppc": ppc_ax.figure,
+        figures={"effects_by_queue": effect_figure(
+                     effects, label="group", estimate="tau_mean", low="tau_low", high="tau_high",
+                     truth="true_log_ratio" if "true_log_ratio" in effects else None,
+                     xlabel="effect on log(time to resolution): exp(effect) - 1 is the relative "
+                            "change", title="Routing v2: effect on time to resolution by queue "
+                            "(posterior mean, 95% interval)"),
+                 "shrinkage": shrink_ax.figure, "ppc": ppc_ax.figure,
                  "prior_predictive": prior_ax.figure},
         report_md="\n".join(body),
         diagnostics=(*diagnostics, *prior.diagnostics, *dq.diagnostics),

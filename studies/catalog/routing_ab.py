@@ -200,6 +200,8 @@ def run(ctx: StudyContext) -> StudyOutput:
     result = exp.analyze(frame, rng=ctx.rng)
     table = result.table
     overall = table[table["segment"] == ALL].copy()
+    overall.insert(overall.columns.get_loc("metric") + 1, "direction",
+                   overall["metric"].map(result.direction_label))
 
     truth = ctx.truth(_TRUTH_SQL)
     truth_map: dict[str, float] = {}
@@ -250,7 +252,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         "",
         "### Effects (all customers)",
         "",
-        markdown_table(_effects_view(overall, result, level)),
+        markdown_table(_effects_view(overall, level)),
         "",
         ("*effect = treatment - control in the metric's unit; relative = treatment / control - 1; "
          "p (adj.): Holm over the primary metrics, unadjusted for guardrails. All columns: "
@@ -287,14 +289,14 @@ _UNIT_LABEL = {"s": "seconds per contact", "share": "share of contacts, 0-1",
                "points": "CSAT points per response"}
 
 
-def _effects_view(overall: pd.DataFrame, result: Any, level: str) -> pd.DataFrame:
+def _effects_view(overall: pd.DataFrame, level: str) -> pd.DataFrame:
     """The overall effects for the report: one row per metric, at most ten columns."""
     rows = []
     for r in overall.itertuples(index=False):
         row = {
             "metric": f"{r.metric} ({METRICS[r.metric][2]}"
                       + ("; guardrail)" if r.role == "guardrail" else ")"),
-            "direction": result.direction_label(r.metric),
+            "direction": r.direction,
             "control": r.mean_control,
             "treatment": r.mean_treatment,
             "effect": r.effect,

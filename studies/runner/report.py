@@ -112,6 +112,67 @@ def report_table(frame: pd.DataFrame, max_columns: int = MAX_COLUMNS,
     return "\n".join(parts).rstrip() + note
 
 
+def effect_figure(rows: pd.DataFrame, *, label: str, estimate: str, low: str, high: str,
+                  xlabel: str, title: str, truth: str | float | None = None,
+                  ci_level: float = 0.95) -> Any:
+    """A forest plot for a study report: one row per estimate with its interval, a line at no
+    effect, and the truth where the world knows it (a distinct marker, named in the legend).
+
+    Parameters
+    ----------
+    rows : DataFrame
+        One row per estimate.
+    label, estimate, low, high : str
+        Columns with the row label, the estimate and its interval.
+    xlabel, title : str
+        Axis label (name the unit) and title.
+    truth : str or float, optional
+        A column with each row's true effect (a diamond per row), or one true effect for all rows
+        (a vertical line). ``None``/NaN: no truth is drawn.
+    ci_level : float
+        Interval level, for the legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"m": ["a", "b"], "e": [1.0, 2.0], "lo": [0.0, 1.0], "hi": [2.0, 3.0]})
+    >>> fig = effect_figure(rows, label="m", estimate="e", low="lo", high="hi", xlabel="s",
+    ...                     title="t", truth=1.5)
+    >>> "true effect (synthetic world)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8, 0.42 * n + 2.0))
+    y = list(range(n))[::-1]
+    est = rows[estimate].to_numpy(dtype=float)
+    lo = rows[low].to_numpy(dtype=float)
+    hi = rows[high].to_numpy(dtype=float)
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="#1f77b4", capsize=3,
+                label=f"estimate, {ci_level:.0%} interval")
+    ax.axvline(0, color="black", lw=0.8)
+    if isinstance(truth, str) and truth in rows:
+        tv = rows[truth].to_numpy(dtype=float)
+        ok = ~pd.isna(tv)
+        if ok.any():
+            ax.plot(tv[ok], [yy for yy, k in zip(y, ok, strict=True) if k], "D", mfc="none",
+                    mec="#d62728", mew=1.6, ms=8, ls="none", label="true effect (synthetic world)")
+    elif truth is not None and not isinstance(truth, str) and not pd.isna(truth):
+        ax.axvline(float(truth), color="#d62728", ls="--", lw=1.4,
+                   label="true effect (synthetic world)")
+    ax.set_yticks(y, [str(v) for v in rows[label]], fontsize=8)
+    ax.set_ylim(-0.9, n - 0.1 + 0.5 * (n < 4))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def provenance_table(run: Any) -> pd.DataFrame:
     """Where a run's numbers come from, as a one-column table (``value``) indexed by field.
 
@@ -129,9 +190,11 @@ def provenance_table(run: Any) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from studies.runner import run_study  # doctest: +SKIP
-    >>> provenance_table(run_study("routing-ab")).loc["seed", "value"]  # doctest: +SKIP
-    20260105
+    >>> provenance_table({"study": "routing-ab", "seed": 7, "params": {"alpha": 0.05}}).loc[
+    ...     ["seed", "parameters"], "value"].tolist()
+    ['7', 'alpha=0.05']
+
+    In a notebook: ``provenance_table(run_study("routing-ab", db=default_db()))``.
     """
     manifest, folder = _manifest_of(run)
     data, git, env = manifest.get("data", {}), manifest.get("git", {}), manifest.get(
@@ -157,7 +220,7 @@ def provenance_table(run: Any) -> pd.DataFrame:
     if not quality and "contacts" in data.get("tables", {}):
         rows["contacts rows"] = f"{data['tables']['contacts']:,}"
     rows["python"] = env.get("python")
-    rows.update({k: v for k, v in env.get("packages", {}).items() if v})
+    rows["packages"] = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)
     rows["started"] = manifest.get("started_at")
     rows["finished"] = manifest.get("finished_at")
     rows["duration (s)"] = manifest.get("duration_s")
