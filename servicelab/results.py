@@ -298,9 +298,9 @@ def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
     ...              ).to_dict("list")
     {'effect': ['1.5', '—'], 'pvalue': ['0.2', '<0.0001']}
     """
-    out = pd.DataFrame(index=frame.index)
-    for c in frame.columns:
-        out[c] = [_fmt(v, str(c)) for v in frame[c].tolist()]
+    out = pd.DataFrame({i: [_fmt(v, str(c)) for v in frame.iloc[:, i].tolist()]
+                        for i, c in enumerate(frame.columns)}, index=frame.index)
+    out.columns = frame.columns
     return out
 
 
