@@ -5,6 +5,7 @@ direction and a structured decision are part of the result; the forest plot show
 from __future__ import annotations
 
 import duckdb
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +83,4 @@ def test_forest_plot_draws_the_truth_and_labels_units() -> None:
     assert not [ln for ln in n.get_lines() if ln.get_marker() == "D"]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "true effect (synthetic world)" in legend
+    plt.close(fig)
