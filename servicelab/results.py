@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -155,12 +156,13 @@ class Summary:
         banner = self._banner()
         if banner:
             out += [banner, "-" * width]
+        key_width = max([24] + [len(str(k)) + 2 for k in self.info])
         for k, v in self.info.items():
-            out.append(f"{k:<24}{_fmt(v)}")
+            out.append(f"{str(k) + ':':<{key_width}}{_fmt(v)}")
         if self.info:
             out.append("-" * width)
         with pd.option_context("display.width", 120, "display.max_columns", 30):
-            out.append(self.table.to_string(index=False, float_format=_fmt_float))
+            out.append(format_frame(self.table).to_string(index=False))
         if self.diagnostics:
             out += ["-" * width, "Diagnostics:"]
             out += [f"  [{_status_word(d.status)}] {d.name}: {d.message}" for d in self.diagnostics]
@@ -185,7 +187,7 @@ class Summary:
                 for k, v in self.info.items()
             )
             parts.append(f"<ul>{items}</ul>")
-        parts.append(self.table.to_html(index=False, float_format=_fmt_float, border=0))
+        parts.append(format_frame(self.table).to_html(index=False, border=0))
         if self.diagnostics:
             parts.append("<p><b>Diagnostics</b></p><ul>")
             for d in self.diagnostics:
@@ -215,19 +217,91 @@ def _status_word(status: str) -> str:
     return {"ok": "ok", "warning": "WARNING", "fail": "FAIL"}[status]
 
 
-def _fmt_float(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "nan"
-    ax = abs(x)
-    if ax != 0 and (ax < 1e-3 or ax >= 1e6):
-        return f"{x:.3e}"
-    return f"{x:.4g}" if ax >= 100 else f"{x:.4f}"
+MISSING = "—"
+"""How a missing number (None, NaN, NaT) is shown in every summary and report."""
+
+_P_COLUMN = re.compile(r"(^|_)(p|pvalue|p_value)(_|$)|pvalue", re.IGNORECASE)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return _fmt_float(float(v))
+def is_pvalue_column(column: str | None) -> bool:
+    """Whether a column holds p-values (``pvalue``, ``pvalue_adj``, ``ni_pvalue``, ``p``...)."""
+    return bool(column) and bool(_P_COLUMN.search(str(column)))
+
+
+def format_number(x: Any, column: str | None = None) -> str:
+    """The one number format of summaries, Markdown tables, HTML and reports.
+
+    - missing (None, NaN, NaT) -> ``"—"``; integers (and integral floats) without decimals;
+    - p-values (by ``column`` name) with two significant digits, ``"<0.0001"`` below 1e-4;
+    - otherwise four significant digits without trailing zeros; ``|x| >= 10,000`` rounded with
+      thousands separators; ``|x| < 0.001`` in scientific notation (never ``0.0000``).
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (14.0, 968.602, -56.5643, 0.0552, 2.7e-4, 11560.4, None)]
+    ['14', '968.6', '-56.56', '0.0552', '2.70e-04', '11,560', '—']
+    >>> format_number(0.000913, "pvalue_adj"), format_number(3e-9, "pvalue")
+    ('0.00091', '<0.0001')
+    """
+    if x is None or x is pd.NaT:
+        return MISSING
+    if isinstance(x, bool | np.bool_):
+        return str(bool(x))
+    if isinstance(x, int | np.integer):
+        return str(int(x))
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(f):
+        return MISSING
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    if is_pvalue_column(column) and 0 <= f <= 1:
+        return "<0.0001" if f < 1e-4 else f"{f:.2g}"
+    ax = abs(f)
+    if ax == 0:
+        return "0"
+    if ax >= 1e15:
+        return f"{f:.3e}"
+    if ax >= 1e4:
+        return f"{f:,.0f}"
+    if f.is_integer():
+        return f"{f:.0f}"
+    if ax < 1e-3:
+        return f"{f:.2e}"
+    decimals = max(0, 3 - math.floor(math.log10(ax)))
+    text = f"{f:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _fmt_float(x: float, column: str | None = None) -> str:
+    return format_number(x, column)
+
+
+def _fmt(v: Any, column: str | None = None) -> str:
+    if v is None or v is pd.NaT or v is pd.NA:
+        return MISSING
+    if isinstance(v, float | np.floating | int | np.integer | bool | np.bool_):
+        return format_number(v, column)
     return str(v)
+
+
+def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell of ``frame`` as the string :func:`format_number` gives (column-aware).
+
+    Examples
+    --------
+    >>> format_frame(pd.DataFrame({"effect": [1.5, float("nan")], "pvalue": [0.2, 1e-9]})
+    ...              ).to_dict("list")
+    {'effect': ['1.5', '—'], 'pvalue': ['0.2', '<0.0001']}
+    """
+    out = pd.DataFrame({i: [_fmt(v, str(c)) for v in frame.iloc[:, i].tolist()]
+                        for i, c in enumerate(frame.columns)}, index=frame.index)
+    out.columns = frame.columns
+    return out
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -235,10 +309,10 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> print(markdown_table(pd.DataFrame({"a": [1.5]})))
-    | a |
-    |---|
-    | 1.5000 |
+    >>> print(markdown_table(pd.DataFrame({"a": [1.5], "n": [14.0]})))
+    | a | n |
+    |---|---|
+    | 1.5 | 14 |
     """
     return "\n".join(_markdown_table(frame))
 
@@ -247,7 +321,8 @@ def _markdown_table(df: pd.DataFrame) -> list[str]:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in df.itertuples(index=False):
-        cells = [_fmt(v).replace("|", "\\|") for v in row]
+        cells = [_fmt(v, c).replace("|", "\\|").replace("\n", " ") for v, c in zip(row, cols,
+                                                                                  strict=True)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

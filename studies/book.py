@@ -1,4 +1,5 @@
-"""Build the methodology book (Jupyter Book 1.x) with forced execution and warnings as errors."""
+"""Build the methodology book (Jupyter Book 1.x) with forced execution and warnings as errors,
+and the helpers its notebooks share (:func:`default_db`, :func:`glue`, :func:`provenance_table`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import sys
 from pathlib import Path
 
 from servicelab.errors import RunError
+from studies.runner.report import provenance_table
+
+__all__ = ["build_book", "default_db", "default_runs_dir", "glue", "provenance_table"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = REPO_ROOT / "book"

@@ -20,7 +20,7 @@ from causal.experiments.cluster import (
     cluster_sums_inference,
 )
 from causal.experiments.cupac import CUPAC
-from causal.experiments.experiment import Experiment, ExperimentResult
+from causal.experiments.experiment import VERDICTS, Experiment, ExperimentResult
 from causal.experiments.inference import (
     SRMResult,
     TwoSampleResult,
@@ -48,6 +48,7 @@ from causal.experiments.simulate import SimulatedExperiment, simulate_service_ex
 __all__ = [
     "ALL",
     "CUPAC",
+    "VERDICTS",
     "ClusterExperiment",
     "ClusterResult",
     "Experiment",

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from servicelab.errors import DataError
+from servicelab.validation import InvalidCount, count_invalid
 
 ALL = "all"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -182,6 +183,23 @@ class Source:
             return self.frame[cols]
         sel = ", ".join(quote_ident(c) for c in dict.fromkeys(cols))
         return self.query(f"SELECT {sel} FROM src")
+
+    def invalid_counts(self, cols: Sequence[str]) -> list[InvalidCount]:
+        """Missing (NULL/NaN) and infinite values per column, counted where the data live."""
+        cols = list(dict.fromkeys(cols))
+        if not cols:
+            return []
+        if self.frame is not None:
+            return count_invalid(self.frame, cols)
+        aggs = ["count(*) AS __n"]
+        for i, c in enumerate(cols):
+            x = f"CAST({quote_ident(c)} AS DOUBLE)"
+            aggs.append(f"count(*) FILTER (WHERE {x} IS NULL OR isnan({x})) AS null_{i}")
+            aggs.append(f"count(*) FILTER (WHERE isinf({x})) AS inf_{i}")
+        row = self.query(f"SELECT {', '.join(aggs)} FROM src").iloc[0]
+        n = int(row["__n"])
+        return [InvalidCount(c, int(row[f"null_{i}"]), int(row[f"inf_{i}"]), n)
+                for i, c in enumerate(cols)]
 
     def moments(
         self, variant: str, segment: str | None, requests: Sequence[MomentRequest]

@@ -38,7 +38,10 @@ from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.results import Diagnostic, Summary, jsonable
 
-__all__ = ["Experiment", "ExperimentResult"]
+__all__ = ["VERDICTS", "Experiment", "ExperimentResult"]
+
+VERDICTS = ("SHIP CANDIDATE", "HOLD", "DO NOT SHIP", "INCONCLUSIVE", "NO DECISION")
+"""The verdicts :meth:`ExperimentResult.decision` can reach (the first word(s) of its sentence)."""
 
 Correction = Literal["holm", "bonferroni", "bh", "by", "none"]
 NanPolicy = Literal["raise", "drop"]
@@ -199,6 +202,21 @@ class Experiment:
             src.require(m.all_columns(), f"metric {key!r}")
         src.require(self.balance, "balance columns")
         gen = resolve_rng(rng)
+        # infinite values are not missing data (no nan_policy applies): they would turn every
+        # sum into inf and every effect into NaN, so they are an error naming column and count
+        value_cols = list(dict.fromkeys(
+            [c for m in self.metrics.values() for c in m.all_columns()] + list(self.balance)))
+        invalid = {c.column: c for c in src.invalid_counts(value_cols)}
+        infinite = [c for c in invalid.values() if c.inf]
+        if infinite:
+            raise DataError(
+                "infinite values in "
+                + "; ".join(f"{c.column!r}: {c.inf:,} of {c.n:,} units are +-inf"
+                            for c in infinite)
+                + ". They are not missing values: repair them upstream (a division by zero, a "
+                "sentinel), or set them to NULL and pass nan_policy='drop' to drop those units "
+                "(reported)."
+            )
 
         counts = src.arm_counts(self.variant, seg)
         arms = self._arms(counts)
@@ -238,9 +256,13 @@ class Experiment:
             if miss:
                 cols = m.all_columns()
                 if self.nan_policy == "raise":
+                    per_col = ", ".join(f"{c!r}: {invalid[c].null:,}" for c in cols
+                                        if c in invalid and invalid[c].null)
                     raise DataError(
-                        f"metric {key!r}: {miss} units have missing values in {list(cols)}; "
-                        "fill them, or pass nan_policy='drop' to drop those units (reported)"
+                        f"metric {key!r}: {miss} units have missing values in {list(cols)}"
+                        + (f" ({per_col} of {next(iter(invalid.values())).n:,})" if per_col
+                           else "")
+                        + "; fill them, or pass nan_policy='drop' to drop those units (reported)"
                     )
                 diags.append(
                     Diagnostic(
@@ -406,6 +428,12 @@ class Experiment:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _colour(r: Mapping[str, Any]) -> str:
+    if r.get("guardrail_status") == "fail":
+        return "#b00020"
+    return "#1f77b4" if r["significant"] else "0.4"
+
+
 def _covariates(m: Metric) -> list[str]:
     if isinstance(m, RatioOfMeans) and m.covariate:
         return [m.covariate]
@@ -726,12 +754,48 @@ class ExperimentResult:
     def _direction(self, metric: str) -> bool:
         return self.directions.get(metric, True)
 
+    def direction_label(self, metric: str) -> str:
+        """``"higher is better"`` or ``"lower is better"`` for ``metric``."""
+        return "higher is better" if self._direction(metric) else "lower is better"
+
+    def decision_record(self, primary: str, arm: Hashable | None = None,
+                        higher_is_better: bool | None = None) -> dict[str, Any]:
+        """:meth:`decision` as data, for ``results.json`` and ``glue``.
+
+        Returns a dict with ``verdict`` (one of :data:`VERDICTS`), ``text`` (the sentence of
+        :meth:`decision`), the primary metric, its direction, arm, effect and interval, and whether
+        it is significant.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from causal.experiments import Mean
+        >>> df = pd.DataFrame({"variant": ["control", "treatment"] * 50,
+        ...                    "y": [float(i % 7) for i in range(100)]})
+        >>> Experiment(y=Mean("y")).analyze(df).decision_record("y")["verdict"]
+        'INCONCLUSIVE'
+        """
+        text = self.decision(primary, arm, higher_is_better)
+        verdict = next((v for v in VERDICTS if text.startswith(v + ":")), None)
+        if verdict is None:  # pragma: no cover - decision() always starts with a verdict
+            raise RuntimeError(f"decision text without a known verdict: {text!r}")
+        r = self.row(primary, arm)
+        hib = self._direction(primary) if higher_is_better is None else higher_is_better
+        return jsonable({
+            "verdict": verdict, "text": text, "metric": primary, "arm": r["arm"],
+            "direction": "higher is better" if hib else "lower is better",
+            "effect": r["effect"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            "ci_level": self.ci_level, "rel_effect": r["rel_effect"],
+            "pvalue_adj": r["pvalue_adj"], "significant": bool(r["significant"]),
+        })
+
     def summary(self) -> Summary:
         """A :class:`servicelab.Summary` (str, HTML, to_frame, to_markdown)."""
         cols = ["metric", "arm", "segment", "role", "mean_control", "mean_treatment", "effect",
                 "ci_low", "ci_high", "rel_effect", "rel_ci_low", "rel_ci_high", "pvalue",
                 "pvalue_adj", "variance_reduction", "guardrail_status"]
         tab = self.table[[c for c in cols if c in self.table.columns]].copy()
+        tab.insert(1, "direction", tab["metric"].map(self.direction_label))
         notes = [
             "effect = treatment - control; rel_effect = treatment / control - 1.",
             "variance_reduction = 1 - Var(CUPED estimate) / Var(unadjusted estimate).",
@@ -748,10 +812,12 @@ class ExperimentResult:
         )
 
     def plot(self, ax=None, *, relative: bool = True):
-        """Effects with CIs, one row per metric (and arm), segment ``all``.
+        """Effects with CIs, one row per metric (and arm), segment ``all``, on one axis.
 
         ``relative=True`` plots percent changes so that metrics in different units share an
-        axis; rows without a relative interval fall back to the absolute effect.
+        axis; rows without a relative interval fall back to the absolute effect. Each label names
+        the metric's direction. For the effects in their own units next to a known truth, use
+        :meth:`forest_plot`.
         """
         import matplotlib.pyplot as plt
 
@@ -765,21 +831,98 @@ class ExperimentResult:
                 (100 * r["rel_effect"], 100 * r["rel_ci_low"], 100 * r["rel_ci_high"])
                 if use_rel else (r["effect"], r["ci_low"], r["ci_high"])
             )
-            color = "#b00020" if r.get("guardrail_status") == "fail" else (
-                "#1f77b4" if r["significant"] else "0.4"
-            )
-            ax.errorbar(est, i, xerr=[[est - lo], [hi - est]], fmt="o", color=color, capsize=3)
+            ax.errorbar(est, i, xerr=[[est - lo], [hi - est]], fmt="o", color=_colour(r),
+                        capsize=3)
             arm = f" [{r['arm']}]" if len(self.treatments) > 1 else ""
-            labels.append(f"{r['metric']}{arm}" + ("" if use_rel or not relative else " (abs)"))
+            labels.append(f"{r['metric']}{arm}" + ("" if use_rel or not relative else " (abs)")
+                          + f"\n({self.direction_label(r['metric'])})")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(range(len(t)), labels)
+        ax.set_yticks(range(len(t)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("relative effect (%)" if relative else "effect (treatment - control)")
+        ax.set_xlabel("relative effect, treatment / control - 1 (%)" if relative
+                      else "effect (treatment - control)")
         title = f"{self.name}: effects with {self.ci_level:.0%} CI"
         if any(d.status == "fail" for d in self.diagnostics):
             title += "  [FAILED CHECKS]"
         ax.set_title(title)
         return ax
+
+    def forest_plot(self, truth: Mapping[str, float | None] | None = None,
+                    units: Mapping[str, str] | None = None, *, labels: Mapping[str, str] | None
+                    = None):
+        """Forest plot of every metric's effect (segment ``all``) with its CI, in its own units.
+
+        One row per metric and arm, each with its own x axis (metrics differ in units), a line at
+        no effect, the metric's direction, and the true effect where it is known.
+
+        Parameters
+        ----------
+        truth : mapping of metric -> float, optional
+            True effects (same units as the effect), drawn as a distinct marker; ``None`` or
+            missing entries are skipped.
+        units : mapping of metric -> str, optional
+            Unit of each metric's effect, for its x axis (e.g. ``{"handle_s": "s"}``).
+        labels : mapping of metric -> str, optional
+            Longer names for the rows.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from causal.experiments import Mean
+        >>> df = pd.DataFrame({"variant": ["control", "treatment"] * 50,
+        ...                    "y": [float(i % 7) for i in range(100)]})
+        >>> fig = Experiment(y=Mean("y")).analyze(df).forest_plot({"y": 0.0}, {"y": "items"})
+        >>> len(fig.axes)
+        1
+        """
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+
+        t = self.table[self.table["segment"] == ALL].reset_index(drop=True)
+        truth, units, labels = dict(truth or {}), dict(units or {}), dict(labels or {})
+        fig, axes = plt.subplots(len(t), 1, figsize=(8, 0.95 * len(t) + 1.3), squeeze=False)
+        for ax, (_, r) in zip(axes[:, 0], t.iterrows(), strict=True):
+            key = r["metric"]
+            est, lo, hi = float(r["effect"]), float(r["ci_low"]), float(r["ci_high"])
+            if math.isfinite(est) and math.isfinite(lo) and math.isfinite(hi):
+                ax.errorbar(est, 0, xerr=[[est - lo], [hi - est]], fmt="o", color=_colour(r),
+                            capsize=4, ms=6)
+            else:
+                ax.text(0.5, 0.5, "no estimate", transform=ax.transAxes, ha="center",
+                        va="center", color="#b00020")
+            tv = truth.get(key)
+            if tv is not None and math.isfinite(float(tv)):
+                ax.plot(float(tv), 0, marker="D", ls="none", mfc="none", mec="#d62728", ms=9,
+                        mew=1.6)
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_yticks([0], [f"{labels.get(key, key)}"
+                                + (f" [{r['arm']}]" if len(self.treatments) > 1 else "")
+                                + f"\n{self.direction_label(key)}"], fontsize=8)
+            ax.set_ylim(-1, 1)
+            ax.tick_params(axis="x", labelsize=8)
+            ax.set_xlabel(f"effect, treatment - control ({units.get(key, 'metric units')})",
+                          fontsize=8, labelpad=1)
+            ax.margins(x=0.25)
+        handles = [
+            Line2D([], [], marker="o", color="#1f77b4", ls="-", label=f"estimate, {self.ci_level:.0%}"
+                   " CI (significant)"),
+            Line2D([], [], marker="o", color="0.4", ls="-", label="estimate (not significant)"),
+        ]
+        if any(v is not None for v in truth.values()):
+            handles.append(Line2D([], [], marker="D", mfc="none", mec="#d62728", ls="none",
+                                  mew=1.6, label="true effect (synthetic world)"))
+        title = f"{self.name}: effects with {self.ci_level:.0%} CI (segment: all)"
+        if any(d.status == "fail" for d in self.diagnostics):
+            title += "  [FAILED CHECKS]"
+        fig.suptitle(title, fontsize=10)
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8,
+                   bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()), frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()), h_pad=0.6)
+        return fig
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (for run folders and ``glue``)."""
@@ -791,4 +934,5 @@ class ExperimentResult:
             "balance": self.balance.to_dict(orient="records"),
             "omnibus": self.omnibus.to_dict(orient="records"),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "directions": {k: self.direction_label(k) for k in self.directions},
         })

@@ -16,17 +16,39 @@ from __future__ import annotations
 
 import pandas as pd
 
-from servicelab.results import jsonable, markdown_table
+from servicelab.results import format_number, jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+from studies.runner.report import effect_figure
 
+# What the analysis needs (checked on the warehouse before it runs; see studies.runner.quality):
+# an answered contact without a site or a handle time is counted and fails the run (or is dropped
+# with drop_missing=true), never silently left out of a site-day mean. A NULL launch date is a
+# never-treated site, by design.
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("created_at", "key"),
+            Column("abandoned", "key"),
+            Column("site", "key", required_when="NOT abandoned",
+                   note="NULL for abandoned contacts"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+        ),
+        scope_label="all contacts",
+    ),
+    TableCheck("assist_rollout", (Column("site", "key"),), scope_label="all sites"),
+)
+
+# day 0 is the first day of the data (all contacts, valid or not), the same origin as the rollout
 _PANEL_SQL = """
 WITH w AS (SELECT min(created_at) AS t0 FROM contacts)
 SELECT c.site,
        date_diff('day', date_trunc('day', w.t0), date_trunc('day', c.created_at)) AS day,
        avg(c.handle_s) AS handle_s,
        count(*) AS contacts
-FROM contacts c, w
-WHERE NOT c.abandoned AND c.site IS NOT NULL AND c.handle_s IS NOT NULL
+FROM {contacts} c, w
+WHERE NOT c.abandoned
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
@@ -35,8 +57,40 @@ _ROLLOUT_SQL = """
 WITH w AS (SELECT min(created_at) AS t0 FROM contacts)
 SELECT r.site,
        date_diff('day', date_trunc('day', w.t0), r.launched_at) AS launch_day
-FROM assist_rollout r, w
+FROM {assist_rollout} r, w
 ORDER BY r.site
+"""
+
+# the panel estimand by event day: mean over treated site-days of the site-day mean effect on its
+# assisted contacts (the same day origin and launch days as the study's queries)
+_EVENT_TRUTH_SQL = """
+WITH w AS (SELECT min(created_at) AS t0 FROM contacts),
+r AS (
+    SELECT site, date_diff('day', date_trunc('day', w.t0), launched_at) AS launch_day
+    FROM assist_rollout, w WHERE launched_at IS NOT NULL
+),
+sd AS (
+    SELECT c.site,
+           date_diff('day', date_trunc('day', w.t0), date_trunc('day', c.created_at)) AS day,
+           avg(t.assist__handle_s__1 - t.assist__handle_s__0) AS effect
+    FROM contacts c JOIN truth_contacts t USING (contact_id), w
+    WHERE NOT c.abandoned AND c.assist_active
+    GROUP BY 1, 2
+)
+SELECT sd.day - r.launch_day AS rel_time, avg(sd.effect) AS truth, count(*) AS site_days
+FROM sd JOIN r USING (site)
+WHERE sd.day >= r.launch_day
+GROUP BY 1 ORDER BY 1
+"""
+
+# the pilot site's true counterfactual path: its daily mean handle time without assist
+_COUNTERFACTUAL_SQL = """
+WITH w AS (SELECT min(created_at) AS t0 FROM contacts)
+SELECT date_diff('day', date_trunc('day', w.t0), date_trunc('day', c.created_at)) AS day,
+       avg(CASE WHEN c.assist_active THEN t.assist__handle_s__0 ELSE c.handle_s END) AS handle_s_0
+FROM contacts c JOIN truth_contacts t USING (contact_id), w
+WHERE NOT c.abandoned AND c.site = ?
+GROUP BY 1 ORDER BY 1
 """
 
 _TRUTH_SQL = """
@@ -46,16 +100,23 @@ WHERE intervention = 'assist' AND outcome = 'handle_s'
 
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then build the site x day panel and the rollout."""
+    dq = ctx.check_data(CHECKS)
+    panel = ctx.query(_PANEL_SQL.format(contacts=dq.table("contacts")))
+    rollout = ctx.query(_ROLLOUT_SQL.format(assist_rollout=dq.table("assist_rollout")))
+    panel = panel.merge(rollout, on="site", how="left")
+    panel["launch_day"] = panel["launch_day"].astype(float)
+    return panel, rollout, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Staggered DiD on the site x day panel, then a synthetic control for the pilot."""
     from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
 
     p = ctx.params
     ctx.stage("loading the site x day panel")
-    panel = ctx.query(_PANEL_SQL)
-    rollout = ctx.query(_ROLLOUT_SQL)
-    panel = panel.merge(rollout, on="site", how="left")
-    panel["launch_day"] = panel["launch_day"].astype(float)
+    panel, rollout, dq = load_data(ctx)
     ctx.stage(f"staggered DiD ({p['n_boot']} site bootstrap replications)")
     stag = StaggeredDiD("handle_s", "site", "day", "launch_day", pre_periods=p["pre_periods"],
                         n_boot=p["n_boot"], population="treated site-days").fit(panel,
@@ -118,10 +179,35 @@ def run(ctx: StudyContext) -> StudyOutput:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     stag.plot(ax=ax)
+    event_truth = ctx.truth(_EVENT_TRUTH_SQL)
+    if event_truth is not None and len(event_truth):
+        ax.plot(event_truth["rel_time"], event_truth["truth"], "D", mfc="none", mec="#d62728",
+                mew=1.2, ms=5, ls="none", label="true effect (synthetic world)")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("days since the site's assist launch")
+    ax.set_ylabel("effect on mean handle time (s per answered contact)")
+    ax.set_title("Event study (imputation DiD), 95% intervals")
     fig.tight_layout()
-    figures = {"event_study": fig}
-    diags = list(stag.diagnostics)
-    results = {"staggered": stag.to_dict(), "truth_att": truth_att}
+    figures = {"event_study": fig, "effects": effect_figure(
+        effects, label="method", estimate="estimate", low="ci_low", high="ci_high",
+        truth=truth_att, xlabel="effect on mean handle time (s per treated site-day)",
+        title="Agent assist: ATT over treated site-days")}
+    diags = list(stag.diagnostics) + list(dq.diagnostics)
+    att = stag.att
+    results = {"staggered": stag.to_dict(), "truth_att": truth_att,
+               "data_quality": dq.to_dict(),
+               "conclusion": {
+                   "estimate": att.estimate, "ci_low": att.ci_low, "ci_high": att.ci_high,
+                   "effect": ("reduces" if att.ci_high < 0 else "increases" if att.ci_low > 0
+                              else "no detectable change"),
+                   "twfe_estimate": stag.twfe.estimate,
+                   "twfe_closer_to_zero": bool(abs(stag.twfe.estimate) < abs(att.estimate)),
+                   "pretrend_p": stag.pretrend_p,
+                   "pretrend_rejected": bool(stag.pretrend_p < 0.05),
+                   "truth": truth_att,
+                   "covers_truth": (None if truth_att is None
+                                    else bool(att.ci_low <= truth_att <= att.ci_high)),
+               }}
     for name, res in (("synthetic_control", synth), ("bayesian_synthetic_control", bayes)):
         if res is None:
             continue
@@ -132,6 +218,21 @@ def run(ctx: StudyContext) -> StudyOutput:
                      .rename("weight").reset_index()), ""]
         fig, ax = plt.subplots(figsize=(8, 4))
         res.plot(ax=ax)
+        cf = ctx.truth(_COUNTERFACTUAL_SQL, [res.treated_unit])
+        if cf is not None and len(cf):
+            # on the plot's scale: before the launch the counterfactual is the observed series,
+            # so the shift between the two there is the demeaning (0 without it)
+            path = res.path.merge(cf, left_on="time", right_on="day", how="inner")
+            pre = path["time"] < res.treatment_time
+            shift = float((path.loc[pre, "treated"] - path.loc[pre, "handle_s_0"]).mean())
+            ax.plot(path["time"], path["handle_s_0"] + shift, color="#d62728", lw=1.2,
+                    label="true counterfactual (synthetic world)")
+            ax.legend(fontsize=8)
+        ax.set_xlabel("day of the data (day 0 = first contact)")
+        ax.set_ylabel("mean handle time per answered contact (s)"
+                      + (", demeaned" if p["demean"] else ""))
+        ax.set_title(f"{res.method}: pilot site {res.treated_unit}, pre-period RMSPE "
+                     f"{format_number(res.pre_rmspe)} s", fontsize=10)
         fig.tight_layout()
         figures[name] = fig
         tables[f"{name}_weights"] = res.weights.rename("weight").reset_index()
@@ -160,6 +261,7 @@ STUDY = Study(
         Param("bayesian", bool, False, "also fit the Bayesian synthetic control (CausalPy)"),
         Param("draws", int, 300, "posterior draws (and tuning steps) for the Bayesian variant",
               min=10),
+        *QUALITY_PARAMS,
     ),
     default_seed=11,
     run=run,

@@ -11,10 +11,18 @@ the truth.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
 
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+from studies.runner.report import effect_figure
+
+if TYPE_CHECKING:
+    from causal.observational import ObservationalResult
 
 GRAPH = """digraph {
   tier -> bot; log_age -> bot; reason -> bot;
@@ -22,11 +30,35 @@ GRAPH = """digraph {
   bot -> handle_s;
 }"""
 
+# What the analysis needs (checked on the warehouse before it runs; see studies.runner.quality):
+# an answered contact without a handle time is counted and fails the run (or is dropped with
+# drop_missing=true), never silently left out.
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("contact_id", "key"),
+            Column("customer_id", "key"),
+            Column("abandoned", "key"),
+            Column("bot_used", "key", required_when="NOT abandoned"),
+            Column("reason", "key", required_when="NOT abandoned"),
+            Column("channel", "key", required_when="NOT abandoned"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+        ),
+        scope_label="all contacts",
+    ),
+    TableCheck(
+        "customers",
+        (Column("customer_id", "key"), Column("tier", "key"), Column("account_age_days", "key")),
+        scope_label="all customers",
+    ),
+)
+
 _SQL = """
 SELECT c.contact_id, c.handle_s, c.bot_used, c.reason, c.channel, cu.tier,
        cu.account_age_days
-FROM contacts c JOIN customers cu USING (customer_id)
-WHERE NOT c.abandoned AND c.handle_s IS NOT NULL
+FROM {contacts} c JOIN {customers} cu USING (customer_id)
+WHERE NOT c.abandoned
 ORDER BY c.contact_id
 """
 
@@ -39,13 +71,20 @@ ESTIMATORS = ("naive", "regression", "ipw", "aipw", "linear_dml", "dr_learner")
 
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then read the answered contacts."""
+    dq = ctx.check_data(CHECKS)
+    frame = ctx.query(_SQL.format(contacts=dq.table("contacts"), customers=dq.table("customers")))
+    return frame, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Identify, estimate, refute, assess sensitivity, then heterogeneity and policy."""
     from causal.observational import CateAnalysis, ObservationalStudy
 
     p = ctx.params
     ctx.stage("loading contacts")
-    frame = ctx.query(_SQL)
+    frame, dq = load_data(ctx)
     if p["max_rows"] and len(frame) > p["max_rows"]:
         frame = frame.sample(p["max_rows"], random_state=int(ctx.rng.integers(2**31)))
     frame = frame.assign(bot=frame["bot_used"].astype(int),
@@ -121,27 +160,54 @@ def run(ctx: StudyContext) -> StudyOutput:
     ]
     import matplotlib.pyplot as plt
 
-    figs = {}
-    for kind in ("estimates", "love", "overlap", "graph"):
+    figs = {"estimates": effect_figure(
+        table, label="method", estimate="estimate", low="ci_low", high="ci_high",
+        truth=truth_value,
+        xlabel="effect of using the bot on handle time (s per answered contact)",
+        title=f"Help bot: {p['estimand']} by estimator (naive = no adjustment)")}
+    for kind in ("love", "overlap", "graph"):
         fig, ax = plt.subplots(figsize=(7, 4))
         obs.plot(ax=ax, kind=kind)
         fig.tight_layout()
         figs[kind] = fig
-    fig, ax = plt.subplots(figsize=(7, 4))
-    cate.plot(ax=ax)
-    fig.tight_layout()
-    figs["cate"] = fig
+    figs["cate"] = effect_figure(
+        seg.assign(row=seg["segment"] + " = " + seg["value"].astype(str)), label="row",
+        estimate="cate", low="ci_low", high="ci_high",
+        truth="truth" if "truth" in seg else None,
+        xlabel="CATE of using the bot on handle time (s per answered contact)",
+        title=f"Help bot: effect by segment ({p['cate_learner']})")
     return StudyOutput(
         headline=headline,
-        results=jsonable({"observational": obs.to_dict(), "cate": cate.to_dict(),
+        results=jsonable({"conclusion": _conclusion(obs, main, truth_value),
+                          "observational": obs.to_dict(), "cate": cate.to_dict(),
                           "truth_ate": truth_value, "cate_rank_correlation": rank,
-                          "n": len(frame)}),
+                          "n": len(frame), "data_quality": dq.to_dict()}),
         tables={"effects": table, "cate_segments": seg, "balance": obs.balance,
                 "refutations": obs.refutation_table()},
         figures=figs,
         report_md="\n".join(body),
-        diagnostics=tuple(obs.diagnostics) + tuple(cate.diagnostics),
+        diagnostics=tuple(obs.diagnostics) + tuple(cate.diagnostics) + dq.diagnostics,
     )
+
+
+def _conclusion(obs: ObservationalResult, main, truth: float | None) -> dict:
+    """The study's verdict as data (for notebooks to glue rather than to restate by hand)."""
+    naive = obs.estimate("naive")
+    if main.ci_high < 0:
+        effect = "shortens"
+    elif main.ci_low > 0:
+        effect = "lengthens"
+    else:
+        effect = "no detectable change"
+    return {
+        "method": main.method, "estimand": main.estimand, "estimate": main.estimate,
+        "ci_low": main.ci_low, "ci_high": main.ci_high, "effect": effect,
+        "naive_estimate": naive.estimate,
+        "naive_outside_ci": not main.ci_low <= naive.estimate <= main.ci_high,
+        "naive_direction": ("above" if naive.estimate > main.estimate else "below"),
+        "truth": truth,
+        "covers_truth": None if truth is None else bool(main.ci_low <= truth <= main.ci_high),
+    }
 
 
 STUDY = Study(
@@ -161,6 +227,7 @@ STUDY = Study(
         Param("cost_s", float, 0.0, "cost of offering the bot, in seconds of handle time", min=0),
         Param("max_rows", int, 0, "subsample contacts for speed (0 = all)",
               check=lambda n: n == 0 or n >= 1000, check_message="0 (all rows) or at least 1000"),
+        *QUALITY_PARAMS,
     ),
     default_seed=7,
     run=run,

@@ -23,6 +23,36 @@ import pandas as pd
 from servicelab import Diagnostic, jsonable
 from servicelab.results import markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+from studies.runner.report import effect_figure
+
+_WINDOW = ("created_at >= (SELECT start_at FROM experiments WHERE experiment = 'routing-v2') "
+           "AND created_at < (SELECT end_at FROM experiments WHERE experiment = 'routing-v2')")
+
+
+def checks(params: dict) -> tuple[TableCheck, ...]:
+    """What the model needs, checked on the warehouse before it runs (studies.runner.quality).
+
+    resolved_at may be NULL (a ticket still open at extraction, the censoring the model handles),
+    not infinite. The scope is the model's: answered contacts created during the experiment.
+    """
+    extra = (Column(params["extra_group"], "key"),) if params.get("extra_group") else ()
+    contacts = TableCheck(
+        "contacts",
+        (Column("contact_id", "key"), Column("customer_id", "key"), Column("queue", "key"),
+         Column("priority", "key"), Column("channel", "key"),
+         Column("resolved_at", nullable=True, note="NULL while a ticket is open (censored)")),
+        scope=f"NOT abandoned AND {_WINDOW}",
+        scope_label="answered contacts created during routing-v2",
+        scope_columns=("created_at", "abandoned"),
+    )
+    customers = TableCheck("customers", (Column("customer_id", "key"), *extra),
+                           scope_label="all customers")
+    assignments = TableCheck(
+        "experiment_assignments", (Column("customer_id", "key"), Column("variant", "key")),
+        scope="experiment = 'routing-v2'", scope_label="the assignments of routing-v2")
+    return contacts, customers, assignments
+
 
 if TYPE_CHECKING:
     from causal.bayes import HierarchicalEffects
@@ -38,9 +68,9 @@ SELECT c.contact_id, c.queue, cu.region, cu.language, CAST(c.priority AS VARCHAR
        date_diff('millisecond', c.created_at, coalesce(c.resolved_at, m.extraction_at)) / 1000.0
            AS duration_s,
        date_diff('millisecond', c.created_at, m.extraction_at) / 1000.0 AS horizon_s
-FROM contacts c
-JOIN experiment_assignments a ON a.customer_id = c.customer_id AND a.experiment = 'routing-v2'
-JOIN customers cu ON cu.customer_id = c.customer_id, meta m, exp e
+FROM {contacts} c
+JOIN {assignments} a ON a.customer_id = c.customer_id AND a.experiment = 'routing-v2'
+JOIN {customers} cu ON cu.customer_id = c.customer_id, meta m, exp e
 WHERE NOT c.abandoned AND c.created_at >= e.start_at AND c.created_at < e.end_at
 ORDER BY c.contact_id
 """
@@ -71,12 +101,20 @@ def build_spec(params: dict) -> HierarchicalEffects:
         population="answered contacts created during the routing-v2 experiment")
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then read the answered contacts of the window."""
+    dq = ctx.check_data(checks(ctx.params))
+    frame = ctx.query(_SQL.format(contacts=dq.table("contacts"), customers=dq.table("customers"),
+                                  assignments=dq.table("experiment_assignments")))
+    return frame, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Fit the censored hierarchical model and compare it with the drop-open analysis."""
     from causal.bayes import enforce
 
     ctx.stage("loading contacts")
-    frame = ctx.query(_SQL)
+    frame, dq = load_data(ctx)
     spec = build_spec(ctx.params)
     p = ctx.params
     ctx.stage(f"sampling the posterior ({p['chains']} chains x {p['tune']} tuning + {p['draws']} draws)")
@@ -147,17 +185,35 @@ def run(ctx: StudyContext) -> StudyOutput:
     idata = result.idata
     return StudyOutput(
         headline=headline,
-        results=jsonable({"model": result.to_dict(), "p_faster": p_faster,
+        results=jsonable({"conclusion": {
+                              "relative_mean": float(rel.mean()), "ci_low": float(lo),
+                              "ci_high": float(hi), "p_faster": p_faster,
+                              "effect": ("faster" if hi < 0 else "slower" if lo > 0
+                                         else "no detectable change"),
+                              "naive_relative": float(np.expm1(naive_log)),
+                              "truth_relative": (None if truth_all is None
+                                                 else float(np.expm1(truth_all["log_ratio"]))),
+                              "covers_truth": (None if truth_all is None else bool(
+                                  lo <= np.expm1(truth_all["log_ratio"]) <= hi)),
+                              "converged": bool(result.converged)},
+                          "model": result.to_dict(), "p_faster": p_faster,
                           "relative_effect": {"mean": float(rel.mean()), "ci_low": float(lo),
                                               "ci_high": float(hi)},
                           "naive_drop_open": {"log_ratio": naive_log, "ate_s": naive_ate},
                           "truth": truth_all,
-                          "prior_predictive": [d.to_dict() for d in prior.diagnostics]}),
+                          "prior_predictive": [d.to_dict() for d in prior.diagnostics],
+                          "data_quality": dq.to_dict()}),
         tables={"effects": effects, "comparison": comparison},
-        figures={"shrinkage": shrink_ax.figure, "ppc": ppc_ax.figure,
+        figures={"effects_by_queue": effect_figure(
+                     effects, label="group", estimate="tau_mean", low="tau_low", high="tau_high",
+                     truth="true_log_ratio" if "true_log_ratio" in effects else None,
+                     xlabel="effect on log(time to resolution): exp(effect) - 1 is the relative "
+                            "change", title="Routing v2: effect on time to resolution by queue "
+                            "(posterior mean, 95% interval)"),
+                 "shrinkage": shrink_ax.figure, "ppc": ppc_ax.figure,
                  "prior_predictive": prior_ax.figure},
         report_md="\n".join(body),
-        diagnostics=(*diagnostics, *prior.diagnostics),
+        diagnostics=(*diagnostics, *prior.diagnostics, *dq.diagnostics),
         artifacts={"posterior.nc": lambda path: _save(idata, path)},
     )
 
@@ -186,6 +242,7 @@ STUDY = Study(
               choices=("", "region", "language")),
         Param("allow_unconverged", bool, False,
               "report numbers even if the convergence gate fails (as warnings)"),
+        *QUALITY_PARAMS,
     ),
     default_seed=20260105,
     run=run,

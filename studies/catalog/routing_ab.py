@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from servicelab.results import jsonable, markdown_table
+from servicelab.results import format_number, jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
 
 if TYPE_CHECKING:
     from causal.experiments import Experiment
@@ -36,6 +37,54 @@ METRICS: dict[str, tuple[str, str | None, str, bool]] = {
 CSAT_MARGIN = 0.1  # CSAT points per survey response (1-5 scale)
 REOPEN_MARGIN = 0.01  # one percentage point of reopen rate
 
+# What the analysis needs, and when (checked on the warehouse before the analysis; see
+# studies.runner.quality). csat may be NULL (no survey response; the metric is per response) and
+# resolved_at may be NULL (a ticket still open: resolved_48h counts it as not resolved, eligibility
+# is by age); their NULLs are counted and shown, and an infinite resolved_at is an error.
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("customer_id", "key"),
+            Column("abandoned", "key"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+            Column("wait_s", required_when="NOT abandoned"),
+            Column("fcr", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+            Column("reopened", required_when="NOT abandoned AND resolved_at IS NOT NULL",
+                   note="NULL while a ticket is open"),
+            Column("resolved_at", required_when="NOT abandoned", nullable=True,
+                   note="NULL while a ticket is open"),
+            Column("csat", required_when="NOT abandoned", nullable=True,
+                   note="NULL without a survey response"),
+        ),
+        scope="created_at < (SELECT end_at FROM experiments WHERE experiment = ?)",
+        scope_params=(EXPERIMENT,),
+        scope_label=f"contacts created before the end of {EXPERIMENT} (its pre-period and window)",
+        scope_columns=("created_at",),
+    ),
+    TableCheck(
+        "customers",
+        (
+            Column("customer_id", "key"),
+            Column("pre_contacts", "key"),
+            Column("pre_handle_s", required_when="pre_contacts > 0",
+                   note="NULL for customers without pre-period contacts"),
+        ),
+        scope_label="all customers",
+    ),
+    TableCheck(
+        "experiment_assignments",
+        (Column("customer_id", "key"), Column("variant", "key")),
+        scope="experiment = ?",
+        scope_params=(EXPERIMENT,),
+        scope_label=f"the assignments of {EXPERIMENT}",
+    ),
+)
+
+# Each ratio's numerator and denominator are taken over the same contacts: a sum over the non-NULL
+# values and their count (a contact never enters a denominator with its NULL summed as 0). The
+# tables are read through the data-quality filter, so those NULLs are dropped and counted anyway;
+# coalesce(sum, 0) below only turns "no contact of that kind" into 0/0, neutral in the delta method.
 _CUSTOMERS_SQL = """
 WITH exp AS (
     SELECT start_at, end_at FROM experiments WHERE experiment = ?
@@ -47,8 +96,11 @@ during AS (
     SELECT c.customer_id,
            count(*)                                                     AS contacts,
            count(*) FILTER (WHERE NOT c.abandoned)                      AS answered,
+           count(c.wait_s) FILTER (WHERE NOT c.abandoned)               AS wait_n,
            coalesce(sum(c.wait_s) FILTER (WHERE NOT c.abandoned), 0)    AS wait_s_sum,
+           count(c.handle_s) FILTER (WHERE NOT c.abandoned)             AS handle_n,
            coalesce(sum(c.handle_s) FILTER (WHERE NOT c.abandoned), 0)  AS handle_s_sum,
+           count(c.fcr) FILTER (WHERE NOT c.abandoned)                  AS fcr_n,
            count(*) FILTER (WHERE c.fcr AND NOT c.abandoned)            AS fcr_sum,
            count(*) FILTER (WHERE c.reopened AND NOT c.abandoned
                               AND c.created_at <= x.last_created - to_days(?))        AS reopened_sum,
@@ -62,31 +114,34 @@ during AS (
                               AND c.created_at <= x.last_created - INTERVAL 48 HOUR
                               AND c.resolved_at IS NOT NULL
                               AND c.resolved_at <= c.created_at + INTERVAL 48 HOUR) AS resolved_48h_sum
-    FROM contacts c, exp e, extraction x
+    FROM {contacts} c, exp e, extraction x
     WHERE c.created_at >= e.start_at AND c.created_at < e.end_at
     GROUP BY c.customer_id
 ),
 pre AS (
     SELECT c.customer_id,
-           count(*) FILTER (WHERE NOT c.abandoned)                      AS pre_answered,
+           count(c.handle_s) FILTER (WHERE NOT c.abandoned)             AS pre_answered,
            coalesce(sum(c.handle_s) FILTER (WHERE NOT c.abandoned), 0)  AS pre_handle_s_sum,
+           count(c.wait_s) FILTER (WHERE NOT c.abandoned)               AS pre_wait_n,
            coalesce(sum(c.wait_s) FILTER (WHERE NOT c.abandoned), 0)    AS pre_wait_s_sum
-    FROM contacts c, exp e
+    FROM {contacts} c, exp e
     WHERE c.created_at < e.start_at
     GROUP BY c.customer_id
 )
 SELECT a.customer_id, a.variant, cu.tier, cu.region, cu.language,
-       d.contacts, d.answered, d.wait_s_sum, d.handle_s_sum, d.fcr_sum, d.reopened_sum,
-       d.csat_sum, d.csat_n, d.reopen_eligible, d.eligible_48h, d.resolved_48h_sum,
+       d.contacts, d.answered, d.handle_n, d.wait_n, d.fcr_n, d.wait_s_sum, d.handle_s_sum,
+       d.fcr_sum, d.reopened_sum, d.csat_sum, d.csat_n, d.reopen_eligible, d.eligible_48h,
+       d.resolved_48h_sum,
        -- pre-period covariates: the 90 days before the window (customers table) plus the window's
        -- own pre-experiment days; a customer without history gets 0/0 (neutral in the delta method)
-       coalesce(p.pre_answered, 0) + coalesce(cu.pre_contacts, 0)              AS pre_answered,
+       coalesce(p.pre_answered, 0) + cu.pre_contacts                           AS pre_answered,
        coalesce(p.pre_handle_s_sum, 0)
-         + coalesce(cu.pre_handle_s * cu.pre_contacts, 0)                      AS pre_handle_s_sum,
-       coalesce(p.pre_answered, 0)                                             AS pre_window_answered,
+         + CASE WHEN cu.pre_contacts = 0 THEN 0
+                ELSE cu.pre_handle_s * cu.pre_contacts END                     AS pre_handle_s_sum,
+       coalesce(p.pre_wait_n, 0)                                               AS pre_window_answered,
        coalesce(p.pre_wait_s_sum, 0)                                           AS pre_wait_s_sum
-FROM experiment_assignments a
-JOIN customers cu USING (customer_id)
+FROM {assignments} a
+JOIN {customers} cu USING (customer_id)
 JOIN during d USING (customer_id)
 LEFT JOIN pre p USING (customer_id)
 WHERE a.experiment = ?
@@ -110,9 +165,9 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
         {"covariate": "pre_wait_s_sum", "covariate_denominator": "pre_window_answered"} if cuped else {}
     )
     return Experiment(
-        handle_s=RatioOfMeans("handle_s_sum", "answered", higher_is_better=False, **cov),
-        wait_s=RatioOfMeans("wait_s_sum", "answered", higher_is_better=False, **wait_cov),
-        fcr=RatioOfMeans("fcr_sum", "answered"),
+        handle_s=RatioOfMeans("handle_s_sum", "handle_n", higher_is_better=False, **cov),
+        wait_s=RatioOfMeans("wait_s_sum", "wait_n", higher_is_better=False, **wait_cov),
+        fcr=RatioOfMeans("fcr_sum", "fcr_n"),
         resolved_48h=RatioOfMeans("resolved_48h_sum", "eligible_48h"),
         csat=RatioOfMeans("csat_sum", "csat_n", margin=CSAT_MARGIN, relative_margin=False),
         reopened=RatioOfMeans("reopened_sum", "reopen_eligible", higher_is_better=False,
@@ -130,21 +185,34 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
     )
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
+    """Check the input tables (NULL / non-finite / empty, see ``CHECKS``), then build the
+    customer-level frame from the valid rows."""
+    dq = ctx.check_data(CHECKS)
+    maturity = ctx.params["reopen_maturity_days"]
+    sql = _CUSTOMERS_SQL.format(contacts=dq.table("contacts"), customers=dq.table("customers"),
+                                assignments=dq.table("experiment_assignments"))
+    frame = ctx.query(sql, [EXPERIMENT, maturity, maturity, EXPERIMENT])
+    return frame, dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Analyse the routing-v2 experiment (see the module docstring)."""
     from causal.experiments import ALL
 
     ctx.stage("loading the experiment's customers")
-    maturity = ctx.params["reopen_maturity_days"]
-    frame = ctx.query(_CUSTOMERS_SQL, [EXPERIMENT, maturity, maturity, EXPERIMENT])
+    frame, dq = load_data(ctx)
     segment = ctx.params["segment"] or None
     exp = build_experiment(ctx.params["alpha"], segment, ctx.params["cuped"])
     ctx.stage("analysing the experiment")
     result = exp.analyze(frame, rng=ctx.rng)
     table = result.table
     overall = table[table["segment"] == ALL].copy()
+    overall.insert(overall.columns.get_loc("metric") + 1, "direction",
+                   overall["metric"].map(result.direction_label))
 
     truth = ctx.truth(_TRUTH_SQL)
+    truth_map: dict[str, float] = {}
     if truth is not None:
         truth_map = dict(zip(truth["outcome"], truth["value"], strict=True))
         overall["truth"] = [
@@ -165,10 +233,14 @@ def run(ctx: StudyContext) -> StudyOutput:
     if truth is not None and METRICS[primary][1] in truth_map:
         headline += f"; true effect {truth_map[METRICS[primary][1]]:+.2f}"
 
-    show_cols = ["metric", "role", "mean_control", "mean_treatment", "effect", "ci_low", "ci_high",
-                 "rel_effect", "pvalue_adj", "significant"] + (["truth", "covers_truth"] if truth is not None else [])
+    decision = result.decision_record(primary)
+    level = f"{1 - ctx.params['alpha']:.0%}"
     body = [
         f"**Question.** {STUDY.question}",
+        "",
+        f"**Decision:** {decision['text']}",
+        "",
+        f"![Effects of routing v2 with {level} intervals](figures/effects.png)",
         "",
         (
             "**Design.** Customers were randomised 50/50 to routing v2. Ticket-level outcomes are ratios of "
@@ -186,11 +258,13 @@ def run(ctx: StudyContext) -> StudyOutput:
             f"{REOPEN_MARGIN * 100:g} percentage point (one-sided test at alpha/2)."
         ),
         "",
-        f"**Decision:** {result.decision(primary)}",
-        "",
         "### Effects (all customers)",
         "",
-        overall[show_cols].pipe(markdown_table),
+        markdown_table(_effects_view(overall, level)),
+        "",
+        ("*effect = treatment - control in the metric's unit; relative = treatment / control - 1; "
+         "p (adj.): Holm over the primary metrics, unadjusted for guardrails. All columns: "
+         "`tables/overall.parquet`; by segment: `tables/effects.parquet`.*"),
     ]
     if truth is not None:
         body += ["", ("*Truth: the synthetic world's sample average treatment effect per contact "
@@ -200,18 +274,49 @@ def run(ctx: StudyContext) -> StudyOutput:
     if segment:
         seg = table[(table["segment"] != ALL) & (table["metric"] == primary)]
         body += ["", f"### {METRICS[primary][0]} by {segment}", "",
-                 seg[["segment", "effect", "ci_low", "ci_high", "pvalue_adj"]].pipe(markdown_table)]
-    fig = result.plot().figure
-    fig.set_size_inches(8, 4.5)
+                 markdown_table(seg[["segment", "n_control", "n_treatment", "effect", "ci_low",
+                                     "ci_high", "pvalue_adj"]])]
+    fig = result.forest_plot(
+        truth={m: truth_map.get(METRICS[m][1]) if METRICS[m][1] else None for m in METRICS},
+        units={m: _UNIT_LABEL[METRICS[m][2]] for m in METRICS},
+        labels={m: f"{m}" for m in METRICS},
+    )
     return StudyOutput(
         headline=headline,
-        results=jsonable({"experiment": result.to_dict(), "overall": overall.to_dict(orient="records")}),
+        results=jsonable({"decision": decision, "experiment": result.to_dict(),
+                          "overall": overall.to_dict(orient="records"),
+                          "data_quality": dq.to_dict()}),
         tables={"effects": table, "overall": overall, "balance": result.balance},
         figures={"effects": fig},
         report_md="\n".join(body),
-        diagnostics=result.diagnostics,
+        diagnostics=tuple(result.diagnostics) + dq.diagnostics,
     )
 
+
+_UNIT_LABEL = {"s": "seconds per contact", "share": "share of contacts, 0-1",
+               "points": "CSAT points per response"}
+
+
+def _effects_view(overall: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The overall effects for the report: one row per metric, at most ten columns."""
+    rows = []
+    for r in overall.itertuples(index=False):
+        row = {
+            "metric": f"{r.metric} ({METRICS[r.metric][2]}"
+                      + ("; guardrail)" if r.role == "guardrail" else ")"),
+            "direction": r.direction,
+            "control": r.mean_control,
+            "treatment": r.mean_treatment,
+            "effect": r.effect,
+            f"{level} CI": f"[{format_number(r.ci_low)}, {format_number(r.ci_high)}]",
+            "relative": f"{100 * r.rel_effect:+.1f}%" if pd.notna(r.rel_effect) else None,
+            "p (adj.)": format_number(r.pvalue_adj, "pvalue"),
+        }
+        if "truth" in overall.columns:
+            row["truth"] = r.truth
+            row["covers truth"] = {True: "yes", False: "no"}.get(r.covers_truth)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 STUDY = Study(
@@ -228,6 +333,7 @@ STUDY = Study(
         Param("reopen_maturity_days", int, 21,
               "reopen rate uses contacts created at least this many days before extraction "
               "(a reopen needs time to happen; open tickets have no reopen yet)", min=0),
+        *QUALITY_PARAMS,
     ),
     default_seed=20260105,
     run=run,

@@ -69,6 +69,7 @@ from simulation import (
     verify_schedule_by_simulation,
 )
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, TableCheck
 
 __all__ = [
     "POLICIES",
@@ -495,6 +496,19 @@ def _window(ctx: StudyContext) -> tuple[pd.Timestamp, pd.Timestamp]:
     return end - pd.Timedelta(days=int(ctx.params["recent_days"])), end
 
 
+def _quality_checks(start: pd.Timestamp, end: pd.Timestamp) -> tuple[TableCheck, ...]:
+    """What the calibration reads from ``contacts`` in the window (studies.runner.quality)."""
+    return (TableCheck(
+        "contacts",
+        (Column("queue", "key"), Column("abandoned", "key"), Column("queue_wait_s"),
+         Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts")),
+        scope="created_at >= ? AND created_at < ?",
+        scope_params=(start.to_pydatetime(), end.to_pydatetime()),
+        scope_label=f"contacts created from {start:%Y-%m-%d} to before {end:%Y-%m-%d}",
+        scope_columns=("created_at",),
+    ),)
+
+
 def _plot_requirements(req: pd.DataFrame, effect: float) -> Any:
     import matplotlib.pyplot as plt
 
@@ -586,8 +600,10 @@ def run(ctx: StudyContext) -> StudyOutput:
     # -- data and calibration -----------------------------------------------------------------
     ctx.stage("calibrating arrivals, handle times and patience")
     start, end = _window(ctx)
+    dq = ctx.check_data(_quality_checks(start, end))  # NULL, inf, empty: fail or drop, counted
     contacts = ctx.query(
-        "SELECT created_at, queue, queue_wait_s AS wait_s, abandoned, handle_s FROM contacts "
+        "SELECT created_at, queue, queue_wait_s AS wait_s, abandoned, handle_s FROM "
+        f"{dq.table('contacts')} AS c "
         "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, contact_id",
         [start.to_pydatetime(), end.to_pydatetime()],
     )
@@ -689,7 +705,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     scheduled_ah = float(st.groupby(st["ts"].dt.date)["agents"].sum().mean()) * hours
 
     # -- diagnostics -------------------------------------------------------------------------
-    diags: list[Diagnostic] = list(cal.diagnostics)
+    diags: list[Diagnostic] = list(cal.diagnostics) + list(dq.diagnostics)
     diags.append(Diagnostic(
         "replications", "ok" if p["n_reps"] >= 5 else "warning",
         f"{p['n_reps']} replications per simulated scenario (t-intervals); kept small for run time"
@@ -897,6 +913,7 @@ STUDY = Study(
               min=0),
         Param("check_tolerance", float, 0.02, "tolerance of the calibration check", min=0, max=1,
               exclusive_min=True, exclusive_max=True),
+        *QUALITY_PARAMS,
     ),
     default_seed=20260105,
     run=run,

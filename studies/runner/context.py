@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from studies.runner.progress import Progress
 from studies.warehouse import Warehouse, frame_sha256
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from studies.runner.quality import DataQuality, TableCheck
 
 
 @dataclass
@@ -46,6 +49,15 @@ class StudyContext:
             }
         )
         return frame
+
+    def check_data(self, checks: Sequence[TableCheck]) -> DataQuality:
+        """Count NULL and non-finite required values and apply the ``max_missing`` rule before
+        the analysis; read the checked tables through the returned
+        :meth:`~studies.runner.quality.DataQuality.table`. See :mod:`studies.runner.quality`.
+        """
+        from studies.runner.quality import check_data
+
+        return check_data(self, checks)
 
     @property
     def is_synthetic(self) -> bool:
