@@ -51,8 +51,8 @@ def _erlang_a_model(row: dict) -> ContactCentre:
     q = Queue(
         "q",
         Poisson(row["lam"] / 60, horizon),
-        aht=Exponential(row["aht"] * 60.0),
-        patience=Exponential(row["patience"] * 60.0),
+        aht_s=Exponential(row["aht"] * 60.0),
+        patience_s=Exponential(row["patience"] * 60.0),
     )
     return ContactCentre([q], [AgentGroup("agents", ("q",), row["c"])], warmup_s=warm)
 
@@ -81,8 +81,8 @@ def test_replicated_simulation_matches_exact_erlang_a(row: dict) -> None:
 
 def _two_class(priority: bool = True) -> ContactCentre:
     qs = [
-        Queue("A", Poisson(1.2 / 60, 26 * 3600), aht=240.0, patience=180.0, priority=1),
-        Queue("B", Poisson(0.9 / 60, 26 * 3600), aht=360.0, patience=300.0, priority=2),
+        Queue("A", Poisson(1.2 / 60, 26 * 3600), aht_s=240.0, patience_s=180.0, priority=1),
+        Queue("B", Poisson(0.9 / 60, 26 * 3600), aht_s=360.0, patience_s=300.0, priority=2),
     ]
     return ContactCentre(
         qs, [AgentGroup("pool", ("A", "B"), 11)], routing=StaticPriority(), warmup_s=3600,
@@ -151,7 +151,7 @@ def test_same_seed_same_numbers() -> None:
 
 def _crn_model(agents: int) -> ContactCentre:
     return ContactCentre(
-        [Queue("q", Poisson(20 / 60, 4 * 3600), aht=LogNormal(300.0, 0.8), patience=240.0)],
+        [Queue("q", Poisson(20 / 60, 4 * 3600), aht_s=LogNormal(300.0, 0.8), patience_s=240.0)],
         [AgentGroup("a", ("q",), agents)],
         warmup_s=1800,
     )
@@ -170,7 +170,7 @@ def test_crn_makes_paired_comparisons_much_tighter() -> None:
 
 
 def test_warmup_contacts_are_left_out() -> None:
-    q = Queue("q", Trace([10.0, 20.0, 4000.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([10.0, 20.0, 4000.0]), aht_s=Deterministic(5.0))
     run = ContactCentre([q], [AgentGroup("a", ("q",), 1)], warmup_s=3600).run(rng=0)
     assert run.measures()["offered"] == 1
     assert run.records().shape[0] == 3
@@ -178,7 +178,7 @@ def test_warmup_contacts_are_left_out() -> None:
 
 def test_shifts_and_breaks_change_capacity() -> None:
     # one agent on 0-1h with a break 20-40 min; contacts in the break wait for its end
-    q = Queue("q", Trace([1300.0, 1400.0, 3000.0, 4000.0]), aht=Deterministic(60.0))
+    q = Queue("q", Trace([1300.0, 1400.0, 3000.0, 4000.0]), aht_s=Deterministic(60.0))
     shift = Shift(0, 3600, breaks=((1200, 2400),))
     run = ContactCentre([q], [AgentGroup("a", ("q",), 1, shift=shift)]).run(rng=0)
     r = run.records()
@@ -194,7 +194,7 @@ def test_shifts_and_breaks_change_capacity() -> None:
 @pytest.mark.parametrize("two_groups", [False, True], ids=["fast path", "generic path"])
 def test_agents_return_after_a_break_that_ends_after_the_last_arrival(two_groups) -> None:
     # the arrival horizon is ~70 s; the agent's break runs 50-200 s: it must come back
-    q = Queue("q", Trace([60.0, 70.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([60.0, 70.0]), aht_s=Deterministic(5.0))
     groups = [AgentGroup("a", ("q",), 1, shift=Shift(0, 1000, breaks=((50, 200),)))]
     if two_groups:
         groups.append(AgentGroup("b", ("q",), 1, shift=Shift(150, 1000)))
@@ -207,7 +207,7 @@ def test_agents_return_after_a_break_that_ends_after_the_last_arrival(two_groups
 @pytest.mark.parametrize("two_groups", [False, True], ids=["fast path", "generic path"])
 def test_repeating_shift_comes_back_for_contacts_left_at_the_horizon(two_groups) -> None:
     # on duty 0-100 s every 1000 s; the last contact arrives at 150 s, after the first occurrence
-    q = Queue("q", Trace([60.0, 150.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([60.0, 150.0]), aht_s=Deterministic(5.0))
     groups = [AgentGroup("a", ("q",), 1, shift=Shift(0, 100, breaks=((40, 80),), period_s=1000))]
     if two_groups:
         groups.append(AgentGroup("b", ("q",), 1, shift=Shift(0, 30)))
@@ -224,7 +224,7 @@ def test_repeating_shift_chain_ends_when_the_policy_never_serves() -> None:
         def select_queue(self, state, a):
             return None
 
-    q = Queue("q", Trace([60.0, 150.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([60.0, 150.0]), aht_s=Deterministic(5.0))
     group = AgentGroup("a", ("q",), 1, shift=Shift(0, 100, period_s=1000))
     run = ContactCentre([q], [group], routing=Never()).run(rng=0)
     assert run.records().answered.sum() == 0
@@ -237,7 +237,7 @@ def test_daily_shift_pattern_and_generic_path_with_two_groups() -> None:
     night = Shift(0, 8 * 3600, period_s=86400)
     late = Shift(16 * 3600, 24 * 3600, period_s=86400)
     f = IntervalForecast.from_rates([20] * 16 + [200] * 16 + [40] * 16, interval_s=1800)
-    q = Queue("q", f, aht=300.0, patience=300.0)
+    q = Queue("q", f, aht_s=300.0, patience_s=300.0)
     agents = [AgentGroup("day", ("q",), 25, shift=day), AgentGroup("night", ("q",), 3, shift=night),
               AgentGroup("late", ("q",), 8, shift=late)]
     run = ContactCentre([q], agents).run(rng=2)
@@ -253,7 +253,7 @@ def test_daily_shift_pattern_and_generic_path_with_two_groups() -> None:
 
 
 def test_chat_concurrency_holds_several_contacts() -> None:
-    q = Queue("chat", Poisson(3 / 60, 2 * 3600), aht=600.0, patience=None, channel="chat")
+    q = Queue("chat", Poisson(3 / 60, 2 * 3600), aht_s=600.0, patience_s=None, channel="chat")
     run = ContactCentre([q], [AgentGroup("c", ("chat",), 4, concurrency=3)]).run(rng=1)
     r = run.records().dropna(subset=["start_s"])
     assert r.answered.all()
@@ -267,7 +267,7 @@ def test_chat_concurrency_holds_several_contacts() -> None:
 
 
 def test_retrials_and_callbacks() -> None:
-    q = Queue("q", Poisson(1.0, 3600), aht=300.0, patience=Exponential(30.0))
+    q = Queue("q", Poisson(1.0, 3600), aht_s=300.0, patience_s=Exponential(30.0))
     base = ContactCentre([q], [AgentGroup("a", ("q",), 250)], warmup_s=0)
     r = base.run(rng=3).records()
     rt = ContactCentre(base.queues, base.agents, retrial=Retrial(0.6, 120.0, 2)).run(rng=3).records()
@@ -330,9 +330,9 @@ def test_bad_models_are_design_errors() -> None:
     with pytest.raises(DesignError, match="no agent with that skill"):
         ContactCentre([q, Queue("r", Poisson(1.0, 60), 10.0)], [AgentGroup("a", ("q",), 1)])
     with pytest.raises(DesignError):
-        Queue("q", Poisson(1.0, 60), aht=-5.0)
+        Queue("q", Poisson(1.0, 60), aht_s=-5.0)
     with pytest.raises(DesignError):
-        Queue("q", Poisson(1.0, 60), aht=10.0, patience="soon")
+        Queue("q", Poisson(1.0, 60), aht_s=10.0, patience_s="soon")
     with pytest.raises(DesignError):
         ContactCentre([q], [AgentGroup("a", ("q",), 1)], routing=object())
     with pytest.raises(DesignError):
@@ -347,7 +347,7 @@ def test_bad_models_are_design_errors() -> None:
 def test_staffing_profile_changes_capacity_and_returning_agents_pick_up_work(groups) -> None:
     # one agent on duty, then none for [100, 200), then one again: the contact that arrives
     # at 150 waits and is answered at exactly 200 by the returning (still-listed) agent
-    q = Queue("q", Trace([10.0, 150.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([10.0, 150.0]), aht_s=Deterministic(5.0))
     agents = [AgentGroup(f"g{i}", ("q",), 1, profile=(1, 0, 1), profile_interval_s=100.0)
               for i in range(groups)]
     run = ContactCentre([q], agents).run(rng=0)
@@ -358,7 +358,7 @@ def test_staffing_profile_changes_capacity_and_returning_agents_pick_up_work(gro
 def test_staffing_simulator_follows_the_plan_under_crn() -> None:
     from simulation import StaffingSimulator
 
-    sim = StaffingSimulator((300.0, 600.0, 300.0), aht=300.0, patience=120.0, interval_s=1800)
+    sim = StaffingSimulator((300.0, 600.0, 300.0), aht_s=300.0, patience_s=120.0, interval_s=1800)
     thin = sim(np.array([50, 60, 50]), np.random.default_rng(1))
     rich = sim(np.array([50, 120, 50]), np.random.default_rng(1))
     assert list(thin.agents) == [50, 60, 50]

@@ -13,7 +13,7 @@ from simulation import AgentGroup, ContactCentre, Poisson, Queue, replicate, t_i
 
 def _model() -> ContactCentre:
     return ContactCentre(
-        [Queue("q", Poisson(10 / 60, 3 * 3600), aht=240.0, patience=180.0)],
+        [Queue("q", Poisson(10 / 60, 3 * 3600), aht_s=240.0, patience_s=180.0)],
         [AgentGroup("a", ("q",), 42)],
         warmup_s=1800,
     )
@@ -41,7 +41,7 @@ def test_backends_give_identical_results() -> None:
 def test_same_rng_object_gives_paired_replications(make) -> None:
     # CRN: the same seed object passed twice (e.g. to two policies) gives the same contacts;
     # neither a SeedSequence (spawn) nor a Generator (draws) may be advanced by replicate
-    m = ContactCentre([Queue("q", Poisson(2 / 60, 3600), aht=300.0, patience=120.0)],
+    m = ContactCentre([Queue("q", Poisson(2 / 60, 3600), aht_s=300.0, patience_s=120.0)],
                       [AgentGroup("a", ("q",), 12)])
     rng = make()
     a = replicate(m, 3, rng=rng, backend="serial", progress=False)
@@ -103,7 +103,7 @@ def test_replication_t_intervals_cover_exact_erlang_a() -> None:
     row = load_anchor("queueing")["erlang_a"][0]
     assert row["c"] == 12
     m = ContactCentre(
-        [Queue("q", Poisson(2 / 60, 7 * 3600), aht=300.0, patience=120.0)],
+        [Queue("q", Poisson(2 / 60, 7 * 3600), aht_s=300.0, patience_s=120.0)],
         [AgentGroup("a", ("q",), 12)],
         warmup_s=3600,
     )
