@@ -143,6 +143,21 @@ def test_interval_requirements_row_by_row():
     assert req.plot() is not None
 
 
+def test_interval_requirements_are_monotone_in_handle_time_and_name_the_definition():
+    f = pd.DataFrame({"arrivals": [30.0, 90.0, 0.0]})
+    kw = {"target_sl": 0.8, "service_level": ServiceLevel(20), "patience_s": 600.0, "erlang_c_column": False}
+    lo, mid, hi = (interval_requirements(f, aht_s=300.0 * k, **kw) for k in (0.8, 1.0, 1.2))
+    assert (lo.required <= mid.required).all() and (mid.required <= hi.required).all()
+    assert lo.required[1] < hi.required[1] and mid.required[2] == 0
+    assert "required_erlang_c" not in mid.table
+    assert (mid.table["service_level"] >= 0.8).all() and mid.table["service_level"].iloc[2] == 1.0
+    assert mid.service_level_definition == ServiceLevel(20) and mid.sl_threshold_s == 20
+    assert "over all offered contacts" in str(mid.summary())
+    with pytest.warns(DeprecationWarning, match="sl_threshold_s"):
+        old = interval_requirements(f, aht_s=300.0, target_sl=0.8, sl_threshold_s=20, patience_s=600.0)
+    assert np.array_equal(old.required, mid.required)
+
+
 def test_interval_requirements_bad_input():
     f = _forecast()
     with pytest.raises(DataError, match="arrivals"):
