@@ -244,7 +244,7 @@ def _chain_window(lam: float, mu: float, theta: float, n: int, upper: int | None
     keep = np.nonzero(lw_all >= -_TAIL_LOG_DROP)[0]
     a, b = int(keep[0]), int(keep[-1])
     lw_all = lw_all[a : b + 1]
-    return _Window(lo + a, lw_all - special.logsumexp(lw_all))
+    return _Window(lo + a, lw_all - math.log(np.exp(lw_all).sum()))  # the mode's weight is exp(0) = 1
 
 
 def _predict_states(mode: int, lam: float, mu: float, theta: float, n: int, upper: int | None) -> None:
@@ -254,17 +254,17 @@ def _predict_states(mode: int, lam: float, mu: float, theta: float, n: int, uppe
     times the log ratio at the far end, so if even that falls short of the cut-off the window is
     wider than ``D`` (likewise below the mode).
     """
+
+    def log_ratio(k: int) -> float:
+        return math.log(lam) - math.log(min(k, n) * mu + max(k - n, 0) * theta)
+
     d = MAX_STATES // 2
     k_up = mode + d
-    if upper is None or k_up < upper:
-        drop = -d * float(_log_ratios(np.array([k_up], float), lam, mu, theta, n)[0])
-        if drop < _TAIL_LOG_DROP:
-            _check_states(MAX_STATES + 1, lam, mu, theta, n)
+    if (upper is None or k_up < upper) and -d * log_ratio(k_up) < _TAIL_LOG_DROP:
+        _check_states(MAX_STATES + 1, lam, mu, theta, n)
     k_down = mode - d + 1
-    if k_down >= 1:
-        drop = d * float(_log_ratios(np.array([k_down], float), lam, mu, theta, n)[0])
-        if drop < _TAIL_LOG_DROP:
-            _check_states(MAX_STATES + 1, lam, mu, theta, n)
+    if k_down >= 1 and d * log_ratio(k_down) < _TAIL_LOG_DROP:
+        _check_states(MAX_STATES + 1, lam, mu, theta, n)
 
 
 def _check_states(count: int, lam: float, mu: float, theta: float, n: int) -> None:

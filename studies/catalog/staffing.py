@@ -98,7 +98,9 @@ def _check_effect(effect: float, name: str = "handle_effect") -> float:
     return float(effect)
 
 
-def effect_quantiles(effect: float, effect_sd: float = 0.0, draws: Any = None, ci_level: float = 0.9) -> dict[str, float]:
+def effect_quantiles(
+    effect: float, effect_sd: float = 0.0, draws: Any = None, ci_level: float = 0.9
+) -> dict[str, float]:
     """The effect's point value and the ends of its central ``ci_level`` interval.
 
     From ``draws`` (e.g. posterior samples of the relative effect) when given, else from a normal
@@ -461,58 +463,71 @@ def report(result: StaffingWhatIfResult) -> StudyOutput:
     ab_ok = judged[judged["measure"] == "abandon_rate"]["agrees"]
     sl_ok = judged[judged["measure"] == key]["agrees"]
     routing = result.routing
+    uncertainty = (f"; with the effect's uncertainty ({spread}) the {eff['ci_level']:.0%} interval of the saving "
+                   f"is [{saving['erlang_low']:.1f}, {saving['erlang_high']:.1f}]" if s.uncertain else "")
+    calibration_verdict = ("." if v.passed else ": the simulator does not reproduce the observed service level at "
+                           "this threshold, so the simulated requirements carry that gap.")
     body = [
         f"**Question.** {STUDY.question}",
         "",
-        f"**Service level.** {sl.describe()}; the same definition in Erlang A, the simulator and the "
-        f"calibration check. Target {target:.0%} in every 30-minute interval.",
+        (f"**Service level.** {sl.describe()}; the same definition in Erlang A, the simulator and the "
+         f"calibration check. Target {target:.0%} in every 30-minute interval."),
         "",
-        f"**Data.** Contacts from {result.data.start:%Y-%m-%d} to {result.data.end:%Y-%m-%d} "
-        f"({len(result.data.contacts):,} contacts); the typical week day is the mean arrivals per half hour over its "
-        "week days. Handle times: log-normal per queue; patience: Kaplan-Meier per queue (abandoners observe it, "
-        "answered contacts censor it); Erlang A uses the censored exponential mean patience.",
+        (f"**Data.** Contacts from {result.data.start:%Y-%m-%d} to {result.data.end:%Y-%m-%d} "
+         f"({len(result.data.contacts):,} contacts); the typical week day is the mean arrivals per half hour "
+         "over its week days. Handle times: log-normal per queue; patience: Kaplan-Meier per queue (abandoners "
+         "observe it, answered contacts censor it); Erlang A uses the censored exponential mean patience."),
         "",
         "### Conclusions",
         "",
-        f"- A handle-time change of {eff['point']:+.1%} saves **{saving['erlang']:.1f} agent-hours per week day** at "
-        f"the same {target:.0%}/{t:g} s service level by Erlang A ({ah['erlang_base']:.0f} -> "
-        f"{ah['erlang_effect']:.0f} agent-hours)"
-        + (f"; with the effect's uncertainty ({spread}) the {eff['ci_level']:.0%} interval of the saving is "
-           f"[{saving['erlang_low']:.1f}, {saving['erlang_high']:.1f}]" if s.uncertain else "")
-        + f". Simulation with common random numbers puts the saving at {saving['simulation']:.1f} agent-hours "
-        f"({ah['sim_base']:.0f} -> {ah['sim_effect']:.0f}).",
-        f"- Erlang A and simulation disagree in {more + fewer} of {len(req)} queue-intervals: simulation needs more "
-        f"agents in {more} and fewer in {fewer}. Where arrivals rise fastest (top quarter of half-hour increases) "
-        f"simulation needs {ramp_up:+.1f} agents per queue-interval against Erlang A, where they fall fastest "
-        f"{ramp_down:+.1f}. Erlang A treats each half hour as a stationary queue with exponential handle times "
-        "and patience; the simulation carries backlogs across intervals and uses the fitted log-normal handle "
-        f"times and Kaplan-Meier patience. The busiest half hour starts at {peak * INTERVAL_MIN // 60:02d}:"
-        f"{peak * INTERVAL_MIN % 60:02d}.",
-        f"- The Erlang A plan with the effect, simulated ({s.n_reps} replications): of {c['intervals']} "
-        f"queue-intervals, {c['meets']} meet the target (the whole 95% interval at or above {target:.0%}), "
-        f"{c['misses']} miss it (the whole interval below) and {c['unclear']} are unclear ({c['unclear_mean_below']} "
-        f"of them with a simulated mean below {target:.0%}): too few replications to decide them.",
-        f"- Routing (agents cross-trained on their queue and one more, the simulated plan with the effect, "
-        f"{s.n_reps} paired replications): {routing.difference_sentence(key)}; "
-        f"{routing.variance_sentence(key)}.",
-        f"- Calibration check ({s.check_days} days, judged at the target's definition): abandonment agrees in "
-        f"{int(ab_ok.sum())} of {len(ab_ok)} rows and the service level in {int(sl_ok.sum())} of {len(sl_ok)}"
-        + ("." if v.passed else ": the simulator does not reproduce the observed service level at this threshold, "
-           "so the simulated requirements carry that gap."),
+        (f"- A handle-time change of {eff['point']:+.1%} saves **{saving['erlang']:.1f} agent-hours per week "
+         f"day** at the same {target:.0%}/{t:g} s service level by Erlang A ({ah['erlang_base']:.0f} -> "
+         f"{ah['erlang_effect']:.0f} agent-hours){uncertainty}. Simulation with common random numbers puts the "
+         f"saving at {saving['simulation']:.1f} agent-hours ({ah['sim_base']:.0f} -> {ah['sim_effect']:.0f})."),
+        (f"- Erlang A and simulation disagree in {more + fewer} of {len(req)} queue-intervals: simulation needs "
+         f"more agents in {more} and fewer in {fewer}. Where arrivals rise fastest (top quarter of half-hour "
+         f"increases) simulation needs {ramp_up:+.1f} agents per queue-interval against Erlang A, where they fall "
+         f"fastest {ramp_down:+.1f}. Erlang A treats each half hour as a stationary queue with exponential handle "
+         "times and patience; the simulation carries backlogs across intervals and uses the fitted log-normal "
+         "handle times and Kaplan-Meier patience. The busiest half hour starts at "
+         f"{peak * INTERVAL_MIN // 60:02d}:{peak * INTERVAL_MIN % 60:02d}."),
+        (f"- The Erlang A plan with the effect, simulated ({s.n_reps} replications): of {c['intervals']} "
+         f"queue-intervals, {c['meets']} meet the target (the whole 95% interval at or above {target:.0%}), "
+         f"{c['misses']} fall short of it (the whole interval below) and {c['unclear']} are unclear "
+         f"({c['unclear_mean_below']} of them with a simulated mean below {target:.0%}): too few replications "
+         "to decide them."),
+        (f"- Routing (agents cross-trained on their queue and one more, the simulated plan with the effect, "
+         f"{s.n_reps} paired replications): {routing.difference_sentence(key)}; "
+         f"{routing.variance_sentence(key)}."),
+        (f"- Calibration check ({s.check_days} days, judged at the target's definition): abandonment agrees in "
+         f"{int(ab_ok.sum())} of {len(ab_ok)} rows and the service level in {int(sl_ok.sum())} of "
+         f"{len(sl_ok)}{calibration_verdict}"),
         f"- Today's schedule (the `staffing` table) has {result.scheduled_agent_hours:.0f} agent-hours per week day.",
         "",
-        "### Totals (agent-hours per week day)", "", markdown_table(result.totals()), "",
-        "### By queue (agent-hours per week day)", "", markdown_table(result.by_queue()), "",
-        "### Routing policies under common random numbers", "",
-        f"`mean_diff` = {s.policy_a} - {s.policy_b}, paired over replications; `variance_ratio` = variance of the "
-        "difference with independent runs over that with paired runs (above 1: pairing helped).", "",
-        markdown_table(routing.table), "",
-        "### Calibration check: does the calibrated simulator reproduce the world?", "",
-        f"Over the last {s.check_days} days (after one warm-up day) the observed arrivals are replayed, agents "
-        "follow the `staffing` table, and handle times and patience come from the calibration. `agrees`: observed "
-        f"inside the {s.n_reps}-replication 95% t-interval widened by {s.check_tolerance:g}; `judged`: the rows the "
-        f"check is judged on (abandonment and `{key}`, the target's own definition; `sl_{s.check_threshold_s:g}s` "
-        "is shown for reference). Waits are the warehouse's `queue_wait_s`, the time in the shared queue.", "",
+        "### Totals (agent-hours per week day)",
+        "",
+        markdown_table(result.totals()),
+        "",
+        "### By queue (agent-hours per week day)",
+        "",
+        markdown_table(result.by_queue()),
+        "",
+        "### Routing policies under common random numbers",
+        "",
+        (f"`mean_diff` = {s.policy_a} - {s.policy_b}, paired over replications; `variance_ratio` = variance of "
+         "the difference with independent runs over that with paired runs (above 1: pairing helped)."),
+        "",
+        markdown_table(routing.table),
+        "",
+        "### Calibration check: does the calibrated simulator reproduce the world?",
+        "",
+        (f"Over the last {s.check_days} days (after one warm-up day) the observed arrivals are replayed, agents "
+         "follow the `staffing` table, and handle times and patience come from the calibration. `agrees`: "
+         f"observed inside the {s.n_reps}-replication 95% t-interval widened by {s.check_tolerance:g}; `judged`: "
+         f"the rows the check is judged on (abandonment and `{key}`, the target's own definition; "
+         f"`sl_{s.check_threshold_s:g}s` is shown for reference). Waits are the warehouse's `queue_wait_s`, the "
+         "time in the shared queue."),
+        "",
         markdown_table(v.table),
     ]
     results = {

@@ -45,8 +45,8 @@ def test_names_keys_and_words():
     assert sl.key == "sl_20s_excl_abandon_lt_5s" and "excluding abandons within 5 s" in sl.name
     assert ServiceLevel(20, short_abandon_s=5, short_abandons="met").key == "sl_20s_abandon_lt_5s_met"
     assert "left out" in sl.describe() and "count as met" in DEFINITIONS[4].describe()
-    assert ServiceLevel(20, "answered").describe() == "answered within 20 s, over answered contacts only " \
-        "(abandonment is ignored)"
+    assert ServiceLevel(20, "answered").describe() == (
+        "answered within 20 s, over answered contacts only (abandonment is ignored)")
     assert len({d.key for d in DEFINITIONS}) == len(DEFINITIONS)
     d = DEFINITIONS[5].to_dict()
     assert d["key"] == DEFINITIONS[5].key and d["description"] == DEFINITIONS[5].describe()
