@@ -67,6 +67,15 @@ __all__ = [
 _BUILTIN = (FIFO, LongestIdleAgent, StaticPriority, SkillsBasedOverflow)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "seed_sequence":
+        warnings.warn("simulation.engine.seed_sequence is deprecated: use run_seed_sequence (the same "
+                      "semantics; a Generator's draws now come from servicelab.random.seed_int)",
+                      DeprecationWarning, stacklevel=2)
+        return run_seed_sequence
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run_seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
     """The seed sequence one run draws its named streams from (see the module docstring).
 

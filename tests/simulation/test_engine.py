@@ -448,6 +448,10 @@ def test_run_seed_semantics_int_seedsequence_and_generator() -> None:
     pd.testing.assert_frame_equal(a, m.run(rng=g2).records())
     pd.testing.assert_frame_equal(b, m.run(rng=g2).records())
     assert run_seed_sequence(7).entropy == 7
+    import simulation.engine as engine
+
+    with pytest.warns(DeprecationWarning, match="run_seed_sequence"):
+        assert engine.seed_sequence is run_seed_sequence
 
 
 def test_named_stream_is_the_core_one() -> None:
