@@ -48,7 +48,7 @@ def emit(case: str, ours: float, baseline: str, base: float, **extra: object) ->
 def single_pool(agents: int, n_contacts: int) -> ContactCentre:
     lam = 100.0 / 60 * agents / 520  # per second; 520 agents <-> 100/min as in the issue
     return ContactCentre(
-        [Queue("q", Poisson(lam, n_contacts / lam), aht=300.0, patience=120.0)],
+        [Queue("q", Poisson(lam, n_contacts / lam), aht_s=300.0, patience_s=120.0)],
         [AgentGroup("agents", ("q",), agents)],
     )
 
@@ -161,8 +161,8 @@ def multi_skill(n_target: int) -> ContactCentre:
     mix = [0.4, 0.25, 0.15, 0.2]
     queues = [
         Queue(nm, IntervalForecast(tuple(n_target * w * shape), interval_s=1800),
-              aht=LogNormal(300.0 if nm != "chat" else 900.0, 0.9),
-              patience=LogNormal(150.0, 1.0), channel="chat" if nm == "chat" else "voice",
+              aht_s=LogNormal(300.0 if nm != "chat" else 900.0, 0.9),
+              patience_s=LogNormal(150.0, 1.0), channel="chat" if nm == "chat" else "voice",
               priority=2 if nm == "safety" else 1)
         for nm, w in zip(names, mix, strict=True)
     ]

@@ -3,17 +3,22 @@
 The simulator (``engine``) runs a custom dispatcher on plain SimPy events with
 skills, shifts, breaks, chat concurrency, abandonment, retrials, callbacks and
 pluggable routing (``routing``); arrivals come from interval forecasts or traces
-(``arrivals``); ``metrics`` turns per-contact record arrays into explicit
-service-level and interval metrics; ``replicate`` runs independent replications
-with t-intervals in a process pool or on Dask.
-``analytic`` has exact Erlang B/C/A and QED approximations, ``staffing`` the
-requirement per interval and shift scheduling (milp), ``calibration`` the
-simulator inputs estimated from contacts (Kaplan-Meier patience).
+(``arrivals``); ``records`` holds the per-contact record arrays and ``metrics`` turns them
+into interval and window measures; ``replicate`` runs independent replications with
+t-intervals in a process pool or on Dask and compares two scenarios replication by
+replication (``paired_comparison``); ``plan`` simulates a per-interval staffing plan.
+``analytic`` has exact Erlang B/C/A (bounded in memory and time at any scale) and QED
+approximations, ``staffing`` the requirement per interval, shift scheduling (milp) and the
+simulation checks of a plan, ``calibration`` the simulator inputs estimated from contacts
+(Kaplan-Meier patience) and the check that the calibrated simulator reproduces them.
+
+One :class:`ServiceLevel` (threshold, denominator, short abandons) is taken and named by all of
+them. Randomness follows :mod:`servicelab.random` (``named_stream`` is re-exported from there).
 
 Examples
 --------
 >>> from simulation import AgentGroup, ContactCentre, Poisson, Queue
->>> model = ContactCentre([Queue("q", Poisson(2 / 60, 3600), aht=300.0, patience=120.0)],
+>>> model = ContactCentre([Queue("q", Poisson(2 / 60, 3600), aht_s=300.0, patience_s=120.0)],
 ...                       [AgentGroup("agents", ("q",), n=12)])
 >>> model.run(rng=1).n_contacts > 0
 True
@@ -21,9 +26,12 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
+from servicelab.random import named_stream
+
 from .agents import AgentGroup, Shift, staffed_slot_seconds
 from .analytic import (
-    SL_DEFINITIONS,
     ErlangAResult,
     ErlangCResult,
     GMRApproximation,
@@ -39,6 +47,7 @@ from .analytic import (
 from .arrivals import IntervalForecast, Poisson, Trace
 from .calibration import (
     Calibration,
+    CalibrationValidation,
     HandleTimeFit,
     KaplanMeier,
     PatienceFit,
@@ -47,12 +56,13 @@ from .calibration import (
     fit_handle_times,
     fit_patience,
     kaplan_meier,
+    validate_calibration,
 )
-from .distributions import Deterministic, Empirical, Exponential, Gamma, LogNormal, Never
-from .engine import Callback, ContactCentre, DispatchState, Queue, Retrial, named_stream
-from .metrics import ServiceLevel, SimulationRun, window_measures
-from .plan import StaffingSimulator
-from .replicate import ReplicationResult, replicate, t_interval
+from .distributions import Deterministic, Empirical, Exponential, Gamma, LogNormal, Never, Scaled
+from .engine import Callback, ContactCentre, DispatchState, Queue, Retrial
+from .metrics import SimulationRun, window_measures
+from .plan import PlanSimulator
+from .replicate import PairedComparison, ReplicationResult, paired_comparison, replicate, t_interval
 from .routing import (
     FIFO,
     LongestIdleAgent,
@@ -61,8 +71,10 @@ from .routing import (
     SkillsBasedOverflow,
     StaticPriority,
 )
+from .service_level import ServiceLevel
 from .staffing import (
     IntervalRequirements,
+    PlanVerification,
     ShiftSchedule,
     ShiftScheduler,
     ShiftTemplate,
@@ -76,9 +88,9 @@ from .staffing import (
 
 __all__ = [
     "FIFO",
-    "SL_DEFINITIONS",
     "AgentGroup",
     "Calibration",
+    "CalibrationValidation",
     "Callback",
     "ContactCentre",
     "Deterministic",
@@ -97,13 +109,17 @@ __all__ = [
     "LogNormal",
     "LongestIdleAgent",
     "Never",
+    "PairedComparison",
     "PatienceFit",
+    "PlanSimulator",
+    "PlanVerification",
     "Poisson",
     "Queue",
     "ReplicationResult",
     "Retrial",
     "RoutingError",
     "RoutingPolicy",
+    "Scaled",
     "ServiceLevel",
     "Shift",
     "ShiftSchedule",
@@ -113,7 +129,6 @@ __all__ = [
     "SkillsBasedOverflow",
     "SquareRootStaffing",
     "StaffingRequirement",
-    "StaffingSimulator",
     "StaticPriority",
     "Trace",
     "arrival_rates",
@@ -129,12 +144,30 @@ __all__ = [
     "interval_requirements",
     "kaplan_meier",
     "named_stream",
+    "paired_comparison",
     "replicate",
     "required_agents",
     "simulated_requirements",
     "square_root_staffing",
     "staffed_slot_seconds",
     "t_interval",
+    "validate_calibration",
     "verify_schedule_by_simulation",
     "window_measures",
 ]
+
+_DEPRECATED = {
+    "SL_DEFINITIONS": ("analytic", "SL_DEFINITIONS"),
+    "StaffingSimulator": ("plan", "StaffingSimulator"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``SL_DEFINITIONS`` (use :class:`ServiceLevel`) and ``StaffingSimulator``
+    (use :class:`PlanSimulator`); both warn when used."""
+    if name in _DEPRECATED:
+        import importlib
+
+        module, attr = _DEPRECATED[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,11 +15,19 @@ Works on a contacts frame with the warehouse's columns
 
 Fitted distributions follow the simulator's duck-typed protocol: a ``mean`` attribute and
 ``sample(rng, n)``, so they can be passed to the simulator as they are.
+
+:func:`validate_calibration` then checks the calibrated simulator against the data it came from:
+the window's arrivals are replayed with the observed staffing, and the simulated abandonment and
+service level (under the *target's own* :class:`~simulation.service_level.ServiceLevel`) are set
+against the observed ones; the result is a :class:`CalibrationValidation` whose diagnostic is
+``ok`` only when every judged row agrees. ("Calibration" here means fitting simulator inputs to
+data, not the simulation-based calibration (SBC) of Bayesian models.)
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +35,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from servicelab.errors import DataError
+from servicelab.errors import DataError, DesignError
+from servicelab.random import RNGLike, child_seeds
 from servicelab.results import Diagnostic, Summary, jsonable
+
+from .service_level import ServiceLevel
 
 __all__ = [
     "Calibration",
+    "CalibrationValidation",
     "HandleTimeFit",
     "KaplanMeier",
     "PatienceFit",
@@ -40,7 +52,17 @@ __all__ = [
     "fit_handle_times",
     "fit_patience",
     "kaplan_meier",
+    "validate_calibration",
 ]
+
+
+def _level(ci_level: float, level: float | None, where: str) -> float:
+    if level is not None:
+        warnings.warn(f"{where}(level=...) is deprecated: use ci_level=", DeprecationWarning, stacklevel=3)
+        ci_level = level
+    if not 0 < ci_level < 1:
+        raise DataError(f"ci_level must lie in (0, 1), got {ci_level!r}")
+    return float(ci_level)
 
 CONTACT_COLUMNS = ("created_at", "queue", "wait_s", "abandoned", "handle_s")
 
@@ -215,7 +237,7 @@ class KaplanMeier:
     ----------
     table : pandas.DataFrame
         One row per distinct event time: ``time, at_risk, events, survival, se, ci_low, ci_high``
-        (log-log intervals at ``level``).
+        (log-log intervals at ``ci_level``).
     n, n_events : int
         Observations and observed events.
     """
@@ -223,7 +245,13 @@ class KaplanMeier:
     table: pd.DataFrame
     n: int
     n_events: int
-    level: float
+    ci_level: float
+
+    @property
+    def level(self) -> float:
+        """Deprecated: use :attr:`ci_level`."""
+        warnings.warn("KaplanMeier.level is deprecated: use ci_level", DeprecationWarning, stacklevel=2)
+        return self.ci_level
 
     def survival_at(self, t: Any) -> np.ndarray:
         """Right-continuous step function S(t)."""
@@ -277,11 +305,12 @@ class KaplanMeier:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
         return jsonable(
-            {"n": self.n, "n_events": self.n_events, "level": self.level, "table": self.table.to_dict(orient="list")}
+            {"n": self.n, "n_events": self.n_events, "ci_level": self.ci_level,
+             "table": self.table.to_dict(orient="list")}
         )
 
 
-def kaplan_meier(durations: Any, observed: Any, *, level: float = 0.95) -> KaplanMeier:
+def kaplan_meier(durations: Any, observed: Any, *, ci_level: float = 0.95, level: float | None = None) -> KaplanMeier:
     """Kaplan–Meier estimate of the survival function of right-censored durations.
 
     Ties: at a time with both events and censorings, the censored units count as at risk
@@ -293,8 +322,8 @@ def kaplan_meier(durations: Any, observed: Any, *, level: float = 0.95) -> Kapla
         Observed times (event or censoring), non-negative.
     observed : array-like of bool
         True where the event was observed, False where censored.
-    level : float
-        Confidence level of the log-log pointwise intervals.
+    ci_level : float
+        Confidence level of the log-log pointwise intervals (``level`` is its deprecated name).
 
     Examples
     --------
@@ -310,8 +339,7 @@ def kaplan_meier(durations: Any, observed: Any, *, level: float = 0.95) -> Kapla
         raise DataError("kaplan_meier needs at least one observation")
     if np.any(~np.isfinite(t)) or np.any(t < 0):
         raise DataError("durations must be finite and non-negative")
-    if not 0 < level < 1:
-        raise DataError(f"level must lie in (0, 1), got {level!r}")
+    level = _level(ci_level, level, "kaplan_meier")
     order = np.argsort(t, kind="stable")
     t, e = t[order], e[order]
     uniq, first = np.unique(t, return_index=True)
@@ -334,7 +362,7 @@ def kaplan_meier(durations: Any, observed: Any, *, level: float = 0.95) -> Kapla
     table = pd.DataFrame(
         {"time": uniq, "at_risk": at_risk, "events": events, "survival": surv, "se": se, "ci_low": lo, "ci_high": hi}
     )
-    return KaplanMeier(table=table, n=int(t.size), n_events=int(e.sum()), level=float(level))
+    return KaplanMeier(table=table, n=int(t.size), n_events=int(e.sum()), ci_level=level)
 
 
 # -- patience ----------------------------------------------------------------------------------
@@ -394,10 +422,13 @@ class PatienceFit:
         return jsonable(d)
 
 
-def fit_patience(contacts: pd.DataFrame, *, by_queue: bool = False, level: float = 0.95) -> dict[str, PatienceFit]:
+def fit_patience(
+    contacts: pd.DataFrame, *, by_queue: bool = False, ci_level: float = 0.95, level: float | None = None
+) -> dict[str, PatienceFit]:
     """Patience from waits: abandoners observe it, answered contacts censor it at their wait.
 
-    Returns one :class:`PatienceFit` per queue, or ``{"all": ...}`` pooled.
+    Returns one :class:`PatienceFit` per queue, or ``{"all": ...}`` pooled; ``ci_level`` is the
+    level of the intervals (``level`` its deprecated name).
 
     Examples
     --------
@@ -410,6 +441,7 @@ def fit_patience(contacts: pd.DataFrame, *, by_queue: bool = False, level: float
     """
     cols = ("queue", "wait_s", "abandoned") if by_queue else ("wait_s", "abandoned")
     _require(contacts, cols)
+    level = _level(ci_level, level, "fit_patience")
     w = pd.to_numeric(contacts["wait_s"], errors="coerce")
     if w.isna().any():
         raise DataError(f"column 'wait_s' has {int(w.isna().sum())} missing values")
@@ -438,7 +470,7 @@ def fit_patience(contacts: pd.DataFrame, *, by_queue: bool = False, level: float
         rate = d / exposure
         # CI for the mean on the log scale (se of log rate = 1/sqrt(d))
         ci = (math.exp(-math.log(rate) - z / math.sqrt(d)), math.exp(-math.log(rate) + z / math.sqrt(d)))
-        km = kaplan_meier(g["w"].to_numpy(), g["ab"].to_numpy(), level=level)
+        km = kaplan_meier(g["w"].to_numpy(), g["ab"].to_numpy(), ci_level=level)
         out[str(q)] = PatienceFit(
             queue=str(q),
             n=len(g),
@@ -465,6 +497,7 @@ class Calibration:
     interval_minutes: int
     observed: pd.DataFrame
     diagnostics: tuple[Diagnostic, ...] = ()
+    service_level: ServiceLevel = field(default_factory=lambda: ServiceLevel(20.0))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
@@ -475,6 +508,7 @@ class Calibration:
                 "handle_times": {k: v.to_dict() for k, v in self.handle_times.items()},
                 "patience": {k: v.to_dict() for k, v in self.patience.items()},
                 "observed": self.observed.to_dict(orient="records"),
+                "service_level": self.service_level.to_dict(),
                 "diagnostics": [d.to_dict() for d in self.diagnostics],
             }
         )
@@ -507,7 +541,8 @@ class Calibration:
         return Summary(
             "Calibration from contacts",
             table,
-            info={"interval_minutes": self.interval_minutes, "contacts": int(self.observed["n"].sum())},
+            info={"interval_minutes": self.interval_minutes, "contacts": int(self.observed["n"].sum()),
+                  "service level": self.service_level.describe()},
             diagnostics=self.diagnostics,
             notes=["patience: abandoners observe it, answered contacts censor it at their wait"],
         )
@@ -533,14 +568,22 @@ def calibrate(
     *,
     interval_minutes: int = 30,
     patience_by_queue: bool = True,
-    sl_threshold_s: float = 20.0,
+    service_level: ServiceLevel | float | None = None,
+    sl_threshold_s: float | None = None,
 ) -> Calibration:
     """Estimate arrival rates, handle times and patience from a contacts frame.
 
-    Also records what was observed per queue (contacts, abandonment, ASA, service level
-    answered within ``sl_threshold_s`` over all arrivals) so a calibrated simulation can be
-    checked against it.
+    Also records what was observed per queue (contacts, abandonment, ASA, and the service level
+    under ``service_level``, a :class:`ServiceLevel` or a threshold in seconds of the default
+    definition; ``sl_threshold_s`` is deprecated) so a calibrated simulation can be checked
+    against it.
     """
+    if sl_threshold_s is not None:
+        warnings.warn("calibrate(sl_threshold_s=...) is deprecated: use service_level=", DeprecationWarning,
+                      stacklevel=2)
+        service_level = sl_threshold_s
+    sl = service_level if isinstance(service_level, ServiceLevel) else ServiceLevel(
+        20.0 if service_level is None else float(service_level))
     _require(contacts, CONTACT_COLUMNS)
     arrivals = arrival_rates(contacts, interval_minutes=interval_minutes, by_queue=True)
     handle = fit_handle_times(contacts, by_queue=True)
@@ -565,12 +608,15 @@ def calibrate(
             )
     ab = contacts["abandoned"].astype(bool)
     w = contacts["wait_s"].astype(float)
+    good, den = sl.counts(~ab.to_numpy(), ab.to_numpy(), w.to_numpy())
     observed = (
-        pd.DataFrame({"queue": contacts["queue"].astype(str), "ab": ab, "w": w, "met": (~ab) & (w <= sl_threshold_s)})
+        pd.DataFrame({"queue": contacts["queue"].astype(str), "ab": ab, "good": good, "den": den})
         .groupby("queue")
-        .agg(n=("ab", "size"), p_abandon=("ab", "mean"), service_level=("met", "mean"))
+        .agg(n=("ab", "size"), p_abandon=("ab", "mean"), good=("good", "sum"), den=("den", "sum"))
         .reset_index()
     )
+    observed["service_level"] = observed["good"] / observed["den"]
+    observed = observed.drop(columns=["good", "den"])
     asa = (
         pd.DataFrame({"queue": contacts["queue"].astype(str), "w": w})[~ab.to_numpy()]
         .groupby("queue")["w"]
@@ -579,4 +625,231 @@ def calibrate(
         .reset_index()
     )
     observed = observed.merge(asa, on="queue", how="left")
-    return Calibration(arrivals, handle, patience, int(interval_minutes), observed, tuple(diags))
+    return Calibration(arrivals, handle, patience, int(interval_minutes), observed, tuple(diags), sl)
+
+
+# -- does the calibrated simulator reproduce the data? ----------------------------------------------
+@dataclass(frozen=True)
+class CalibrationValidation:
+    """The calibrated simulator set against the observed contacts it was calibrated on.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per queue (and ``all``) and measure (``abandon_rate``, the service level's key
+        and any extra thresholds' keys): ``observed``, ``sim_mean``, ``ci_low``, ``ci_high``
+        (Student-t over the replications at ``ci_level``, clipped to [0, 1]), ``diff`` (simulated
+        minus observed), ``agrees`` (observed inside the interval widened by ``tolerance``) and
+        ``judged`` (whether the row counts for the diagnostic: abandonment and the target's own
+        service level; extra thresholds are shown, not judged).
+    service_level_definition : ServiceLevel
+        The target's definition, at which the check is judged.
+    """
+
+    table: pd.DataFrame
+    service_level_definition: ServiceLevel
+    n_reps: int
+    ci_level: float
+    tolerance: float
+    window: tuple[str, str]
+    warmup_s: float
+
+    @property
+    def judged(self) -> pd.DataFrame:
+        """The rows the diagnostic is judged on."""
+        return self.table[self.table["judged"]]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every judged row agrees."""
+        return bool(self.judged["agrees"].all())
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        j = self.judged
+        key = self.service_level_definition.key
+        ab, sl = j[j["measure"] == "abandon_rate"], j[j["measure"] == key]
+        parts = (f"abandonment agrees in {int(ab['agrees'].sum())} of {len(ab)} rows and the service level "
+                 f"({self.service_level_definition.describe()}) in {int(sl['agrees'].sum())} of {len(sl)} "
+                 f"rows (queues and all; observed inside the {self.n_reps}-replication "
+                 f"{self.ci_level:.0%} interval widened by {self.tolerance:g})")
+        overall = sl[sl["queue"] == "all"]
+        value = float(overall["diff"].iloc[0]) if len(overall) else None
+        if self.passed:
+            return (Diagnostic("calibration", "ok", f"the calibrated simulator reproduces the data: {parts}",
+                               value),)
+        return (Diagnostic(
+            "calibration", "warning",
+            f"the calibrated simulator does not reproduce the data: {parts}; treat simulated service "
+            "levels with care", value),)
+
+    def summary(self) -> Summary:
+        return Summary(
+            "Calibrated simulator against the observed contacts",
+            self.table,
+            info={"window": f"{self.window[0]} to {self.window[1]}", "replications": self.n_reps,
+                  "ci_level": self.ci_level, "tolerance": self.tolerance,
+                  "service level": self.service_level_definition.describe()},
+            diagnostics=self.diagnostics,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "window": list(self.window), "n_reps": self.n_reps, "ci_level": self.ci_level,
+            "tolerance": self.tolerance, "warmup_s": self.warmup_s, "passed": self.passed,
+            "service_level_definition": self.service_level_definition.to_dict(),
+            "table": self.table.to_dict(orient="records"),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        })
+
+    def plot(self, ax: Any = None) -> Any:
+        """Simulated (mean and interval) against observed, one panel per measure; returns the axes."""
+        import matplotlib.pyplot as plt
+
+        measures = list(dict.fromkeys(self.table["measure"]))
+        if ax is None:
+            _, ax = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.4))
+        axes = np.atleast_1d(ax)
+        for a, m in zip(axes, measures, strict=False):
+            c = self.table[self.table["measure"] == m]
+            y = np.arange(len(c))
+            a.errorbar(c["sim_mean"], y, xerr=[c["sim_mean"] - c["ci_low"], c["ci_high"] - c["sim_mean"]],
+                       fmt="o", color="C1", capsize=3, label="simulated")
+            a.plot(c["observed"], y, "kx", label="observed")
+            a.set_yticks(y, c["queue"])
+            a.set_title(m + (" (judged)" if bool(c["judged"].any()) else ""), fontsize=9)
+        axes[0].legend(fontsize=7)
+        return ax
+
+
+def validate_calibration(
+    contacts: pd.DataFrame,
+    staffing: pd.DataFrame,
+    start: Any,
+    *,
+    service_level: ServiceLevel | float | None = None,
+    extra_thresholds_s: tuple[float, ...] = (),
+    warmup_days: float = 1.0,
+    n_reps: int = 5,
+    tolerance: float = 0.02,
+    ci_level: float = 0.95,
+    interval_minutes: int = 30,
+    rng: RNGLike = None,
+) -> CalibrationValidation:
+    """Does the calibrated simulator reproduce the observed abandonment and service level?
+
+    The window's arrivals are replayed (:class:`~simulation.arrivals.Trace`) per queue, agents
+    follow the ``staffing`` table (agents on duty per interval and queue), and handle times and
+    patience come from :func:`calibrate` on the same contacts. The first ``warmup_days`` are
+    simulated but left out of both the observed and the simulated measures. Observed and
+    simulated service levels use the same definition (:meth:`ServiceLevel.counts`).
+
+    Parameters
+    ----------
+    contacts : pandas.DataFrame
+        The warehouse columns ``created_at, queue, wait_s, abandoned, handle_s``.
+    staffing : pandas.DataFrame
+        ``interval_start, queue, agents``.
+    start : timestamp-like
+        Start of the window (time 0 of the simulation).
+    service_level : ServiceLevel or float
+        The target's definition (a number: its threshold in seconds); the check is judged on it
+        and on abandonment. Default ``ServiceLevel(20)``.
+    extra_thresholds_s : tuple of float
+        More thresholds of the same definition to show (not judged).
+    n_reps : int
+        Replications (>= 2); replication ``i`` is child ``i`` of ``rng`` (not advanced).
+    tolerance : float
+        Absolute slack added to each side of the replication interval.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> t = pd.Timestamp("2026-01-05") + pd.to_timedelta(np.sort(rng.uniform(0, 2 * 86400, 2000)), unit="s")
+    >>> c = pd.DataFrame({"created_at": t, "queue": "q", "wait_s": rng.exponential(10, 2000),
+    ...                   "abandoned": rng.random(2000) < 0.05, "handle_s": rng.lognormal(5.5, 0.5, 2000)})
+    >>> st = pd.DataFrame({"interval_start": pd.date_range("2026-01-05", periods=96, freq="30min"),
+    ...                    "queue": "q", "agents": 4})
+    >>> v = validate_calibration(c, st, "2026-01-05", n_reps=2, rng=1)
+    >>> v.service_level_definition.key, sorted(set(v.table["measure"]))
+    ('sl_20s', ['abandon_rate', 'sl_20s'])
+    """
+    from .agents import AgentGroup
+    from .arrivals import Trace
+    from .engine import ContactCentre, Queue
+    from .records import ABANDONED, SERVED, WAITING
+    from .replicate import t_interval
+    from .routing import LongestIdleAgent
+
+    if isinstance(n_reps, bool) or int(n_reps) != n_reps or n_reps < 2:
+        raise DesignError(f"n_reps must be an integer >= 2 for a replication interval, got {n_reps!r}")
+    if not tolerance >= 0:
+        raise DesignError(f"tolerance must be >= 0, got {tolerance!r}")
+    sl = service_level if isinstance(service_level, ServiceLevel) else ServiceLevel(
+        20.0 if service_level is None else float(service_level))
+    levels = [sl, *(sl.with_threshold(float(t)) for t in extra_thresholds_s if float(t) != sl.threshold_s)]
+    _require(contacts, CONTACT_COLUMNS)
+    for col in ("interval_start", "queue", "agents"):
+        if col not in staffing:
+            raise DataError(f"staffing is missing column {col!r}; expected interval_start, queue, agents")
+    start = pd.Timestamp(start)
+    interval_s = 60.0 * interval_minutes
+    cal = calibrate(contacts, interval_minutes=interval_minutes, service_level=sl)
+    t_rel = (pd.to_datetime(contacts["created_at"]) - start).dt.total_seconds().to_numpy()
+    if np.any(t_rel < 0):
+        raise DataError("contacts before start: pass the window's start (time 0 of the replay)")
+    n_slots = math.ceil(t_rel.max() / interval_s) if t_rel.size else 0
+    grid = start + pd.to_timedelta(np.arange(n_slots) * interval_s, unit="s")
+    st = staffing.assign(interval_start=pd.to_datetime(staffing["interval_start"]))
+    queues, groups = [], []
+    for q in sorted(cal.handle_times):
+        times = np.sort(t_rel[(contacts["queue"] == q).to_numpy()])
+        prof = (st[st["queue"] == q].set_index("interval_start")["agents"]
+                .reindex(grid, fill_value=0).to_numpy(dtype=int))
+        if prof.size == 0 or prof.max() <= 0:
+            raise DataError(f"the staffing table has no agents for queue {q!r} in the window")
+        pat = cal.patience.get(q) or cal.patience["all"]
+        queues.append(Queue(q, Trace(times), cal.handle_times[q], pat))
+        groups.append(AgentGroup(q, (q,), int(prof.max()), profile=tuple(int(v) for v in prof),
+                                 profile_interval_s=interval_s))
+    warm = 86400.0 * float(warmup_days)
+    if t_rel.size and warm >= t_rel.max():
+        raise DesignError(f"warmup_days={warmup_days} covers the whole window: nothing left to compare")
+    model = ContactCentre(queues, groups, routing=LongestIdleAgent(), warmup_s=warm)
+    qnames = [q.name for q in queues]
+
+    def rates(qv: np.ndarray, ans: np.ndarray, ab: np.ndarray, w: np.ndarray) -> dict[tuple[str, str], float]:
+        out = {}
+        for q in [*qnames, "all"]:
+            m = np.ones(qv.shape, bool) if q == "all" else qv == q
+            out[(q, "abandon_rate")] = float(ab[m].mean()) if m.any() else float("nan")
+            for lv in levels:
+                good, den = lv.counts(ans[m], ab[m], w[m])
+                out[(q, lv.key)] = float(good.sum() / den.sum()) if den.sum() else float("nan")
+        return out
+
+    measured = t_rel >= warm
+    obs_ab = contacts["abandoned"].astype(bool).to_numpy()[measured]
+    observed = rates(contacts["queue"].astype(str).to_numpy()[measured], ~obs_ab, obs_ab,
+                     contacts["wait_s"].astype(float).to_numpy()[measured])
+    sims: dict[tuple[str, str], list[float]] = {k: [] for k in observed}
+    for s in child_seeds(rng, int(n_reps)):
+        r = model.run(rng=s).records_arrays
+        keep = r["arrival_s"] >= warm
+        status = r["status"][keep]
+        wait = np.where(status == WAITING, np.inf, r["wait_s"][keep])
+        qv = np.asarray(qnames, dtype=object)[r["queue"][keep].astype(int)]
+        for k, v in rates(qv, status == SERVED, status == ABANDONED, wait).items():
+            sims[k].append(v)
+    rows = []
+    judged_keys = {"abandon_rate", sl.key}
+    for (q, measure), obs in observed.items():
+        m, lo, hi = t_interval(sims[(q, measure)], ci_level, bounds=(0.0, 1.0))
+        rows.append({"queue": q, "measure": measure, "observed": obs, "sim_mean": m, "ci_low": lo,
+                     "ci_high": hi, "diff": m - obs,
+                     "agrees": bool(lo - tolerance <= obs <= hi + tolerance),
+                     "judged": measure in judged_keys})
+    end = start + pd.Timedelta(seconds=float(t_rel.max()) if t_rel.size else 0.0)
+    return CalibrationValidation(pd.DataFrame(rows), sl, int(n_reps), float(ci_level), float(tolerance),
+                                 (str(start), str(end)), warm)

@@ -9,16 +9,31 @@ idle agents sit in per-group deques ordered by the time they became free,
 waiting contacts in per-queue FIFO deques with lazy deletion, so each event
 costs O(groups + queues), independent of the number of agents.
 
-Common random numbers: each queue's arrival times, work (handle) times,
-patience and callback/retrial draws come from *named* streams derived from the
-run's seed, so two models that differ only in routing or staffing see exactly
-the same contacts.
+Two dispatchers run the same model: a *fast path* for one queue, one agent group of
+concurrency 1 and a built-in routing policy (where every built-in policy reduces to "the
+longest-idle agent takes the oldest contact"), and the *generic path* for everything else. They
+give identical records on the same model and seed (``tests/simulation/test_engine.py``).
+
+Randomness and common random numbers
+------------------------------------
+Each queue's arrival times, work (handle) times, patience and callback/retrial draws come from
+*named* streams (:func:`servicelab.random.named_stream`) under the run's seed sequence, so two
+models that differ only in routing or staffing see exactly the same contacts. The run's seed
+sequence is
+
+- for an int, ``None`` or a :class:`~numpy.random.SeedSequence`: that seed itself
+  (:func:`servicelab.random.root_seed_sequence`, *non-consuming*): the same int or SeedSequence
+  always gives the same contacts, and a SeedSequence is never spawned from;
+- for a :class:`~numpy.random.Generator`: drawn from it (*consuming*, four draws of
+  :func:`servicelab.random.seed_int`): a Generator is a stream of runs, so ``run(rng=g)`` twice
+  gives two independent runs, reproducible from ``g``'s seed. For paired (CRN) comparisons pass
+  an int or a SeedSequence, or use :func:`simulation.replicate`, which never advances ``rng``.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
+import warnings
 from array import array
 from collections import deque
 from collections.abc import Sequence
@@ -27,17 +42,17 @@ from heapq import heappush
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import simpy
 from simpy.events import Event
 
 from servicelab.errors import DesignError
-from servicelab.random import RNGLike
-from servicelab.results import Diagnostic
+from servicelab.random import RNGLike, named_stream, root_seed_sequence, seed_int
 
 from .agents import AgentGroup
 from .arrivals import as_arrivals
 from .distributions import as_distribution
+from .metrics import SimulationRun
+from .records import ABANDONED, SERVED, WAITING
 from .routing import FIFO, LongestIdleAgent, RoutingError, SkillsBasedOverflow, StaticPriority
 
 __all__ = [
@@ -46,37 +61,40 @@ __all__ = [
     "DispatchState",
     "Queue",
     "Retrial",
-    "named_stream",
-    "seed_sequence",
+    "run_seed_sequence",
 ]
 
-WAITING, SERVED, ABANDONED = 0, 1, 2
 _BUILTIN = (FIFO, LongestIdleAgent, StaticPriority, SkillsBasedOverflow)
 
 
-def seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
-    """A :class:`~numpy.random.SeedSequence` for ``rng`` (a Generator is turned into one by drawing)."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=2).tolist())
-    return np.random.SeedSequence(rng)
+def __getattr__(name: str) -> Any:
+    if name == "seed_sequence":
+        warnings.warn("simulation.engine.seed_sequence is deprecated: use run_seed_sequence (the same "
+                      "semantics; a Generator's draws now come from servicelab.random.seed_int)",
+                      DeprecationWarning, stacklevel=2)
+        return run_seed_sequence
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def named_stream(seq: np.random.SeedSequence, name: str) -> np.random.Generator:
-    """The generator of stream ``name`` under ``seq`` (same name, same numbers).
+def run_seed_sequence(rng: RNGLike) -> np.random.SeedSequence:
+    """The seed sequence one run draws its named streams from (see the module docstring).
+
+    Non-consuming for an int, ``None`` or a SeedSequence; consuming for a Generator.
 
     Examples
     --------
-    >>> s = np.random.SeedSequence(1)
-    >>> named_stream(s, "work/q").random() == named_stream(s, "work/q").random()
-    True
+    >>> run_seed_sequence(7).entropy
+    7
+    >>> g = np.random.default_rng(7)
+    >>> run_seed_sequence(g).entropy == run_seed_sequence(g).entropy
+    False
     """
-    key = (*seq.spawn_key, zlib.crc32(name.encode()))
-    return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=key))
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence([seed_int(rng) for _ in range(4)])
+    return root_seed_sequence(rng)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Queue:
     """A contact type: its arrivals, work, patience, channel and priority.
 
@@ -86,38 +104,83 @@ class Queue:
         Queue (skill) name that agents list in ``AgentGroup.skills``.
     arrivals : IntervalForecast, Poisson(...) or Trace
         Arrival process.
-    aht : distribution or float
-        Handle-time distribution (a number means exponential with that mean, seconds).
-    patience : distribution, float or None
-        Patience distribution (``None``: never abandons). Any distribution works.
+    aht_s : distribution or float
+        Handle-time distribution in seconds (a number means exponential with that mean).
+    patience_s : distribution, float or None
+        Patience distribution in seconds (``None``: never abandons). Any distribution works.
     channel : str
         Channel label (voice, chat, email...), carried into the records (a categorical
         ``channel`` column of :meth:`SimulationRun.records <simulation.metrics.SimulationRun.records>`).
     priority : int
         Static priority, 1 = highest (used by :class:`~simulation.routing.StaticPriority`).
+    aht, patience
+        Deprecated keyword names of ``aht_s`` and ``patience_s`` (a ``DeprecationWarning``).
 
     Examples
     --------
     >>> from simulation.arrivals import Poisson
-    >>> Queue("billing", Poisson(1.0, 3600), aht=300.0, patience=120.0).channel
-    'voice'
+    >>> q = Queue("billing", Poisson(1.0, 3600), aht_s=300.0, patience_s=120.0)
+    >>> q.channel, q.aht_s.mean
+    ('voice', 300.0)
     """
 
     name: str
     arrivals: Any
-    aht: Any
-    patience: Any = None
-    channel: str = "voice"
-    priority: int = 1
+    aht_s: Any
+    patience_s: Any
+    channel: str
+    priority: int
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "arrivals", as_arrivals(self.arrivals))
-        object.__setattr__(self, "aht", as_distribution(self.aht, f"Queue {self.name!r} aht"))
-        if self.aht.mean == float("inf"):
-            raise DesignError(f"Queue {self.name!r}: aht must have a finite mean")
-        object.__setattr__(
-            self, "patience", as_distribution(self.patience, f"Queue {self.name!r} patience")
-        )
+    def __init__(
+        self,
+        name: str,
+        arrivals: Any,
+        aht_s: Any = None,
+        patience_s: Any = None,
+        channel: str = "voice",
+        priority: int = 1,
+        *,
+        aht: Any = None,
+        patience: Any = None,
+    ) -> None:
+        if aht is not None:
+            if aht_s is not None:
+                raise DesignError(f"Queue {name!r}: give aht_s only (aht is its deprecated name)")
+            warnings.warn("Queue(aht=...) is deprecated: use aht_s=", DeprecationWarning, stacklevel=2)
+            aht_s = aht
+        if patience is not None:
+            if patience_s is not None:
+                raise DesignError(f"Queue {name!r}: give patience_s only (patience is its deprecated name)")
+            warnings.warn(
+                "Queue(patience=...) is deprecated: use patience_s=", DeprecationWarning, stacklevel=2
+            )
+            patience_s = patience
+        if aht_s is None:
+            raise DesignError(f"Queue {name!r} needs aht_s (a handle-time distribution or mean in seconds)")
+        aht_d = as_distribution(aht_s, f"Queue {name!r} aht_s")
+        if aht_d.mean == float("inf"):
+            raise DesignError(f"Queue {name!r}: aht_s must have a finite mean")
+        for k, v in (
+            ("name", name),
+            ("arrivals", as_arrivals(arrivals)),
+            ("aht_s", aht_d),
+            ("patience_s", as_distribution(patience_s, f"Queue {name!r} patience_s")),
+            ("channel", channel),
+            ("priority", priority),
+        ):
+            object.__setattr__(self, k, v)
+
+    @property
+    def aht(self) -> Any:
+        """Deprecated: use :attr:`aht_s`."""
+        warnings.warn("Queue.aht is deprecated: use Queue.aht_s", DeprecationWarning, stacklevel=2)
+        return self.aht_s
+
+    @property
+    def patience(self) -> Any:
+        """Deprecated: use :attr:`patience_s`."""
+        warnings.warn("Queue.patience is deprecated: use Queue.patience_s", DeprecationWarning, stacklevel=2)
+        return self.patience_s
 
 
 @dataclass(frozen=True)
@@ -297,16 +360,21 @@ class ContactCentre:
         return _replace(self, agents=tuple(agents))
 
     def draw_contacts(self, rng: RNGLike = None) -> dict[str, np.ndarray]:
-        """Draw the contacts of one run from named streams (arrays sorted by arrival time)."""
-        seq = seed_sequence(rng)
+        """Draw the contacts of one run from named streams (arrays sorted by arrival time).
+
+        ``rng`` is read as in :meth:`run` (a Generator is advanced).
+        """
+        return self._draw_contacts(run_seed_sequence(rng))
+
+    def _draw_contacts(self, seq: np.random.SeedSequence) -> dict[str, np.ndarray]:
         end = self.end_s
         parts = []
         for qi, q in enumerate(self.queues):
             t = q.arrivals.sample(named_stream(seq, f"arrivals/{q.name}"))
             t = t[t < end]
             n = t.size
-            work = np.asarray(q.aht.sample(named_stream(seq, f"work/{q.name}"), n), float)
-            pat = np.asarray(q.patience.sample(named_stream(seq, f"patience/{q.name}"), n), float)
+            work = np.asarray(q.aht_s.sample(named_stream(seq, f"work/{q.name}"), n), float)
+            pat = np.asarray(q.patience_s.sample(named_stream(seq, f"patience/{q.name}"), n), float)
             parts.append((t, np.full(n, qi, np.int16), work, pat))
         t = np.concatenate([p[0] for p in parts])
         order = np.argsort(t, kind="stable")
@@ -321,12 +389,20 @@ class ContactCentre:
             ),
         }
 
-    def run(self, rng: RNGLike = None, progress: bool = False) -> Any:
-        """Simulate once and return a :class:`~simulation.metrics.SimulationRun`."""
-        from .metrics import SimulationRun
+    def run(self, rng: RNGLike = None, progress: bool = False) -> SimulationRun:
+        """Simulate once and return a :class:`~simulation.metrics.SimulationRun`.
 
-        seq = seed_sequence(rng)
-        contacts = self.draw_contacts(seq)
+        Parameters
+        ----------
+        rng : int, Generator, SeedSequence or None
+            The run's seed. An int or SeedSequence is not consumed (same seed, same contacts,
+            the basis of common random numbers); a Generator is advanced, so two calls with
+            the same Generator are two independent runs (see the module docstring).
+        progress : bool
+            Unused; kept for backwards compatibility.
+        """
+        seq = run_seed_sequence(rng)
+        contacts = self._draw_contacts(seq)
         retrial_draws = None
         if self.retrial is not None:
             r = named_stream(seq, "retrial")
@@ -335,7 +411,7 @@ class ContactCentre:
             for qi, q in enumerate(self.queues):
                 idx = np.flatnonzero(contacts["queue"] == qi)
                 rq = named_stream(seq, f"retrial-patience/{q.name}")
-                pat[idx] = np.asarray(q.patience.sample(rq, idx.size * k), float).reshape(-1, k)
+                pat[idx] = np.asarray(q.patience_s.sample(rq, idx.size * k), float).reshape(-1, k)
             retrial_draws = (r.random((n, k)), r.exponential(self.retrial.mean_delay_s, (n, k)),
                              pat)
         rec, info = _simulate(self, contacts, retrial_draws)
@@ -806,57 +882,3 @@ def _simulate(
         "fast_path": bool(fast),
     }
     return rec, info
-
-
-def diagnostics_for(records: dict[str, np.ndarray], info: dict[str, Any]) -> tuple[Diagnostic, ...]:
-    """Run-level checks: unresolved contacts at the end of the run."""
-    unresolved = int(np.sum(records["status"] == WAITING))
-    if unresolved:
-        return (
-            Diagnostic(
-                "unresolved",
-                "warning",
-                f"{unresolved} contacts were still waiting when the run ended (no agents on duty "
-                "or drain_s too short); their waits are NaN",
-                float(unresolved),
-            ),
-        )
-    return (Diagnostic("unresolved", "ok", "every contact was answered or abandoned", 0.0),)
-
-
-def records_frame(records: dict[str, np.ndarray], info: dict[str, Any]) -> pd.DataFrame:
-    """Tidy per-contact frame built from the record arrays (one row per attempt)."""
-    st = records["status"]
-    served = st == SERVED
-    agent = records["agent"]
-    gofa = info["group_of_agent"]
-    grp = np.where(agent >= 0, gofa[np.clip(agent, 0, None)], -1)
-    qcodes = records["queue"].astype(np.int64)
-    prim = info["primary_groups"]
-    prim_mat = np.zeros((len(prim), len(info["group_names"]) + 1), bool)
-    for q, gs in enumerate(prim):
-        prim_mat[q, list(gs)] = True
-    is_prim = prim_mat[qcodes, grp]  # grp == -1 hits the all-False last column
-    start = np.where(served, records["arrival_s"] + records["wait_s"], np.nan)
-    channels = info["queue_channels"]
-    channel_names = list(dict.fromkeys(channels))
-    channel_of_queue = np.array([channel_names.index(c) for c in channels], dtype=np.int64)
-    return pd.DataFrame(
-        {
-            "contact_id": records["contact_id"].astype(np.int64),
-            "attempt": records["attempt"].astype(np.int8),
-            "queue": pd.Categorical.from_codes(qcodes, info["queue_names"]),
-            "channel": pd.Categorical.from_codes(channel_of_queue[qcodes], channel_names),
-            "arrival_s": records["arrival_s"],
-            "wait_s": records["wait_s"],
-            "answered": served,
-            "abandoned": st == ABANDONED,
-            "start_s": start,
-            "handle_s": np.where(served, records["work_s"], np.nan),
-            "agent": agent,
-            "group": pd.Categorical.from_codes(grp, info["group_names"]),
-            "overflow": served & ~is_prim,
-            "callback": records["callback"].astype(bool),
-            "virtual_wait_s": np.where(served, records["wait_s"], records["virtual_wait_s"]),
-        }
-    )

@@ -1,14 +1,15 @@
 """Per-contact records and interval metrics, computed vectorised from numpy arrays.
 
-Service level is never implicit: :class:`ServiceLevel` names its threshold,
-its denominator and whether short abandons are excluded, and every result
-carries that definition (``../shared/GUIDE.md`` §3).
+Service level is never implicit: :class:`~simulation.service_level.ServiceLevel` names its
+threshold, its denominator and what short abandons count as, and every result carries that
+definition (``../shared/GUIDE.md`` §3). The record arrays are described in
+:mod:`simulation.records`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,95 +18,10 @@ from servicelab.errors import DesignError
 from servicelab.results import Diagnostic, Summary, jsonable
 
 from .agents import staffed_slot_seconds
-from .engine import ABANDONED, SERVED, WAITING, diagnostics_for, records_frame
+from .records import ABANDONED, SERVED, WAITING, diagnostics_for, records_frame
+from .service_level import ServiceLevel
 
 __all__ = ["ServiceLevel", "SimulationRun", "window_measures"]
-
-Denominator = Literal["offered", "answered", "answered_and_late_abandons"]
-
-
-@dataclass(frozen=True)
-class ServiceLevel:
-    """An explicit service-level definition.
-
-    Parameters
-    ----------
-    threshold_s : float
-        Answered within this many seconds counts as good.
-    denominator : {"offered", "answered", "answered_and_late_abandons"}
-        ``"offered"``: all contacts (abandons count as failures, the strict and
-        anchor definition); ``"answered"``: answered contacts only (ignores
-        abandonment, flatters an understaffed centre); ``"answered_and_late_abandons"``:
-        answered plus contacts abandoned after the threshold.
-    short_abandon_s : float or None
-        Contacts abandoning within this many seconds are dropped from the
-        denominator (and the numerator); ``None`` keeps them.
-
-    Notes
-    -----
-    Contacts still waiting when a simulated run ends (*unresolved*: no agent came
-    back for them, or ``drain_s`` cut the run short) are counted as offered and as
-    not answered within the threshold, the conservative choice. They are in the
-    ``"offered"`` denominator, never in the numerator, and (being neither answered
-    nor abandoned) outside the other two denominators. The same rule holds in
-    :meth:`SimulationRun.measures`, :meth:`SimulationRun.interval_metrics` and
-    :func:`~simulation.replicate.replicate`, whose ``unresolved`` diagnostic is a
-    warning whenever a run had any.
-
-    Examples
-    --------
-    >>> ServiceLevel(20).name
-    'answered within 20 s / offered'
-    """
-
-    threshold_s: float = 20.0
-    denominator: Denominator = "offered"
-    short_abandon_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.threshold_s >= 0:
-            raise DesignError(f"ServiceLevel.threshold_s must be >= 0, got {self.threshold_s}")
-        if self.denominator not in ("offered", "answered", "answered_and_late_abandons"):
-            raise DesignError(
-                "ServiceLevel.denominator must be 'offered', 'answered' or "
-                f"'answered_and_late_abandons', got {self.denominator!r}"
-            )
-        if self.short_abandon_s is not None and not self.short_abandon_s >= 0:
-            raise DesignError(f"short_abandon_s must be >= 0 or None, got {self.short_abandon_s}")
-
-    @property
-    def key(self) -> str:
-        """Column name, e.g. ``sl_20s`` (suffixes mark non-default definitions)."""
-        k = f"sl_{self.threshold_s:g}s"
-        if self.denominator != "offered":
-            k += f"_{self.denominator}"
-        if self.short_abandon_s is not None:
-            k += f"_excl_abandon_lt_{self.short_abandon_s:g}s"
-        return k
-
-    @property
-    def name(self) -> str:
-        """Plain-language definition."""
-        s = f"answered within {self.threshold_s:g} s / {self.denominator.replace('_', ' ')}"
-        if self.short_abandon_s is not None:
-            s += f" (excluding abandons within {self.short_abandon_s:g} s)"
-        return s
-
-    def counts(
-        self, answered: np.ndarray, abandoned: np.ndarray, wait: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-contact (numerator, denominator) indicators."""
-        keep = np.ones(answered.shape, bool)
-        if self.short_abandon_s is not None:
-            keep = ~(abandoned & (wait < self.short_abandon_s))
-        good = answered & (wait <= self.threshold_s) & keep
-        if self.denominator == "offered":
-            den = keep
-        elif self.denominator == "answered":
-            den = answered & keep
-        else:
-            den = (answered | (abandoned & (wait > self.threshold_s))) & keep
-        return good, den
 
 
 def _overlap(t0: np.ndarray, t1: np.ndarray, a: float, b: float) -> float:
@@ -192,7 +108,7 @@ class SimulationRun:
     per-interval service level, ASA, abandonment, occupancy and queue length.
     """
 
-    model: Any = field(repr=False)
+    model: Any = field(repr=False)  # the ContactCentre that was run
     records_arrays: dict[str, np.ndarray] = field(repr=False)
     info: dict[str, Any] = field(repr=False)
 
@@ -282,6 +198,7 @@ class SimulationRun:
         out.loc[out["queue"] == "all", "occupancy"] = occ
         out["warmup"] = out["interval_start_s"] < self.model.warmup_s
         out.attrs["service_level"] = sl.name
+        out.attrs["service_level_definition"] = sl.describe()
         return out
 
     def summary(self, service_level: ServiceLevel | None = None) -> Summary:
@@ -297,7 +214,7 @@ class SimulationRun:
                 "queues": ", ".join(self.info["queue_names"]),
                 "routing": type(self.model.routing).__name__,
                 "window": f"[{self.model.warmup_s:g}, {self.info['end_s']:g}) s",
-                "service level": sl.name,
+                "service level": sl.describe(),
             },
             diagnostics=self.diagnostics,
         )
@@ -318,12 +235,14 @@ class SimulationRun:
         ax.legend(loc="lower left", fontsize=8)
         return ax
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, service_level: ServiceLevel | None = None) -> dict[str, Any]:
+        """JSON-ready measures under ``service_level`` (default ``ServiceLevel(20)``), named."""
+        sl = service_level or ServiceLevel(20.0)
         return jsonable(
             {
                 "n_contacts": self.n_contacts,
-                "measures": self.measures(),
-                "service_level": ServiceLevel(20.0).name,
+                "measures": self.measures((sl,)),
+                "service_level": sl.to_dict(),
                 "diagnostics": [d.to_dict() for d in self.diagnostics],
             }
         )

@@ -3,7 +3,9 @@
 Three layers, from one interval to a whole plan:
 
 1. :func:`required_agents` - the fewest agents that meet a service level (and optionally an
-   abandonment cap) in one stationary interval, by Erlang C or Erlang A.
+   abandonment cap) in one stationary interval, by Erlang C or Erlang A. The search gallops out
+   from the square-root staffing rule and bisects, so it takes a few dozen evaluations of the
+   bounded Erlang formulas (:mod:`simulation.analytic`) at any load.
 2. :func:`interval_requirements` - that requirement for every interval of a forecast
    (the stationary, independent-interval approximation that WFM tools use).
 3. :class:`ShiftScheduler` - an integer program (``scipy.optimize.milp``, HiGHS) choosing how
@@ -11,43 +13,46 @@ Three layers, from one interval to a whole plan:
    covering the requirement. Intervals it cannot cover (no template reaches them, or a
    headcount cap binds) are reported as data in :attr:`ShiftSchedule.uncovered`, never dropped.
 
-Simulation hooks: :func:`verify_schedule_by_simulation` and :func:`simulated_requirements`
-take a simulator callback ``simulate(agents_per_interval, rng) -> DataFrame`` so that a
-schedule can be checked, and a requirement searched, under time-varying load with common
-random numbers (the same replication seeds for every candidate staffing).
+Simulation hooks: :func:`verify_schedule_by_simulation` (a :class:`PlanVerification`) and
+:func:`simulated_requirements` take a simulator callback ``simulate(agents_per_interval, rng) ->
+DataFrame`` (normally a :class:`simulation.PlanSimulator`) so that a schedule can be checked, and
+a requirement searched, under time-varying load with common random numbers (the same replication
+seeds for every candidate staffing).
+
+The service level is a :class:`~simulation.service_level.ServiceLevel` everywhere (a number is a
+threshold in seconds of the default definition); the former ``sl_threshold_s=`` and
+``sl_definition=`` keywords still work with a ``DeprecationWarning``, and so does the former
+``n_replications=`` (now ``n_reps``) and ``level=`` (now ``ci_level``).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse, stats
+from scipy import optimize, sparse
 
 from servicelab.errors import DataError, DesignError, UnstableQueueError
-from servicelab.random import RNGLike
+from servicelab.random import RNGLike, child_seeds
 from servicelab.results import Diagnostic, Summary, jsonable
-from simulation._seeds import child_seeds
-from simulation.analytic import (
-    DEFAULT_SL_DEFINITION,
-    SL_DEFINITIONS,
-    erlang_a,
-    erlang_c,
-    square_root_staffing,
-)
+
+from .analytic import _erlang_a_chain, erlang_a, erlang_c, resolve_service_level, square_root_staffing
+from .replicate import t_interval
+from .service_level import ServiceLevel
 
 __all__ = [
     "IntervalRequirements",
+    "PlanVerification",
     "ShiftSchedule",
     "ShiftScheduler",
     "ShiftTemplate",
     "StaffingRequirement",
     "compare_plan",
-    "engine_simulator",
     "interval_requirements",
     "required_agents",
     "simulated_requirements",
@@ -57,9 +62,45 @@ __all__ = [
 SimulateFn = Callable[[np.ndarray, np.random.Generator], pd.DataFrame]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "engine_simulator":
+        from .plan import engine_simulator
+
+        return engine_simulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _n_reps(n_reps: int | None, n_replications: int | None, default: int, where: str) -> int:
+    if n_replications is not None:
+        warnings.warn(f"{where}(n_replications=...) is deprecated: use n_reps=", DeprecationWarning, stacklevel=3)
+        if n_reps is not None:
+            raise DesignError("give n_reps only (n_replications is its deprecated name)")
+        n_reps = n_replications
+    n = default if n_reps is None else n_reps
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise DesignError(f"n_reps must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class _DefinitionMixin:
+    """``sl_threshold_s`` and the deprecated ``sl_definition`` of a result with a definition."""
+
+    @property
+    def sl_threshold_s(self) -> float:
+        """The service-level threshold in seconds."""
+        return self.service_level_definition.threshold_s  # type: ignore[attr-defined]
+
+    @property
+    def sl_definition(self) -> str | None:
+        """Deprecated: the former string name of ``service_level_definition`` (or None)."""
+        warnings.warn("sl_definition is deprecated: read service_level_definition (a ServiceLevel)",
+                      DeprecationWarning, stacklevel=2)
+        return self.service_level_definition.legacy_name  # type: ignore[attr-defined]
+
+
 # -- one interval ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class StaffingRequirement:
+class StaffingRequirement(_DefinitionMixin):
     """The minimum agents for a target in one stationary interval, and what they achieve."""
 
     model: str
@@ -68,8 +109,7 @@ class StaffingRequirement:
     aht_s: float
     patience_s: float | None
     target_sl: float
-    sl_threshold_s: float
-    sl_definition: str
+    service_level_definition: ServiceLevel
     max_abandon: float | None
     service_level: float
     p_wait: float
@@ -78,8 +118,11 @@ class StaffingRequirement:
     occupancy: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
-        return jsonable(self.__dict__.copy())
+        """Plain JSON-ready dictionary (the service level named)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["service_level_definition"] = self.service_level_definition.to_dict()
+        d["sl_threshold_s"] = self.sl_threshold_s
+        return jsonable(d)
 
     def summary(self) -> Summary:
         """One-row summary of the requirement."""
@@ -87,12 +130,12 @@ class StaffingRequirement:
         info = {
             "model": self.model,
             "target": f"{self.target_sl:.0%} within {self.sl_threshold_s:g} s",
-            "sl_definition": self.sl_definition,
+            "service level": self.service_level_definition.describe(),
             "max_abandon": self.max_abandon,
         }
         keys = ("agents", "service_level", "p_wait", "p_abandon", "asa_s", "occupancy")
         table = pd.DataFrame([{k: d[k] for k in keys}])
-        notes = [f"service level = {SL_DEFINITIONS[self.sl_definition]}"]
+        notes = [f"service level = {self.service_level_definition.describe()}"]
         return Summary("Staffing requirement", table, info=info, notes=notes)
 
 
@@ -114,17 +157,20 @@ def _evaluate(
     aht_s: float,
     n: int,
     patience_s: float | None,
-    sl_threshold_s: float,
-    sl_definition: str,
+    sl: ServiceLevel,
 ) -> tuple[float, float, float, float, float]:
     """(service level, p_wait, p_abandon, asa, occupancy) at ``n`` agents; Erlang C unstable -> SL 0."""
+    if arrivals_per_hour <= 0:
+        return 1.0, 0.0, 0.0, 0.0, (0.0 if n > 0 else float("nan"))
+    if n <= 0:
+        return 0.0, 1.0, (1.0 if model == "erlang_a" else 0.0), math.inf, float("nan")
     if model == "erlang_c":
         try:
-            r = erlang_c(arrivals_per_hour, aht_s, n, sl_threshold_s, sl_definition)
+            r = erlang_c(arrivals_per_hour, aht_s, n, sl)
         except UnstableQueueError:
             return 0.0, 1.0, 0.0, math.inf, 1.0
         return r.service_level, r.p_wait, 0.0, r.asa_s, r.occupancy
-    ra = erlang_a(arrivals_per_hour, aht_s, n, patience_s, sl_threshold_s, sl_definition)  # type: ignore[arg-type]
+    ra = erlang_a(arrivals_per_hour, aht_s, n, patience_s, sl)  # type: ignore[arg-type]
     return ra.service_level, ra.p_wait, ra.p_abandon, ra.asa_answered_s, ra.occupancy
 
 
@@ -133,37 +179,51 @@ def required_agents(
     aht_s: float,
     *,
     target_sl: float = 0.8,
-    sl_threshold_s: float = 20.0,
+    service_level: ServiceLevel | float | None = None,
     patience_s: float | None = None,
     max_abandon: float | None = None,
     model: str | None = None,
-    sl_definition: str = DEFAULT_SL_DEFINITION,
+    sl_threshold_s: float | None = None,
+    sl_definition: str | None = None,
 ) -> StaffingRequirement:
-    """Fewest agents meeting ``target_sl`` within ``sl_threshold_s`` (and ``P(ab) <= max_abandon``).
+    """Fewest agents meeting ``target_sl`` under ``service_level`` (and ``P(ab) <= max_abandon``).
 
     Parameters
     ----------
     arrivals_per_hour, aht_s : float
-        Arrival rate per hour and mean handle time in seconds.
+        Arrival rate per hour (>= 0; zero arrivals need zero agents) and mean handle time in
+        seconds.
     target_sl : float
-        Service-level target in (0, 1), under ``sl_definition``.
-    sl_threshold_s : float
-        Threshold ``t`` in seconds.
+        Service-level target in (0, 1).
+    service_level : ServiceLevel or float, optional
+        The definition (named in the result); a number is the threshold in seconds of
+        ``ServiceLevel(t)``; default ``ServiceLevel(20)``.
     patience_s : float, optional
         Mean patience; required for Erlang A.
     max_abandon : float, optional
         Cap on the abandonment probability (Erlang A only).
     model : {"erlang_c", "erlang_a"}, optional
         Defaults to Erlang A when ``patience_s`` is given, else Erlang C.
-    sl_definition : str
-        A key of :data:`simulation.analytic.SL_DEFINITIONS`.
+    sl_threshold_s, sl_definition
+        Deprecated: the threshold and a former string name (see
+        :func:`simulation.analytic.resolve_service_level`).
+
+    Notes
+    -----
+    The search assumes the service level (and abandonment) improve with every added agent, as
+    they do for the standard definitions. It gallops out from the square-root staffing rule in
+    steps of ``sqrt(load)`` that double, then bisects: about ``2 log2(distance / sqrt(load)) +
+    log2(sqrt(load))`` evaluations, each over a bounded window of states, so 1e9 arrivals per
+    hour take milliseconds.
 
     Examples
     --------
-    >>> required_agents(120, 300, target_sl=0.8, sl_threshold_s=20).agents
+    >>> required_agents(120, 300, target_sl=0.8, service_level=20).agents
     14
-    >>> required_agents(120, 300, target_sl=0.8, sl_threshold_s=20, patience_s=120).agents
+    >>> required_agents(120, 300, target_sl=0.8, service_level=20, patience_s=120).agents
     12
+    >>> required_agents(0, 300).agents
+    0
     """
     if model is None:
         model = "erlang_c" if patience_s is None else "erlang_a"
@@ -175,45 +235,38 @@ def required_agents(
         raise DesignError(
             "max_abandon needs abandonment: use model='erlang_a' with patience_s (Erlang C has no abandonment)"
         )
+    sl = resolve_service_level(service_level, sl_definition, sl_threshold_s)
     target = _check_fraction("target_sl", target_sl)
     cap = _check_fraction("max_abandon", max_abandon, allow_none=True)
     # validate every input once (raises DesignError naming the bad parameter)
-    erlang_a(arrivals_per_hour, aht_s, 1, patience_s or 1.0, sl_threshold_s, sl_definition)
-    load = float(arrivals_per_hour) / 3600.0 * float(aht_s)
+    erlang_a(arrivals_per_hour, aht_s, 1, patience_s or 1.0, sl)
+    lam_h, aht = float(arrivals_per_hour), float(aht_s)
+    load = lam_h / 3600.0 * aht
 
-    def ok(n: int) -> bool:
-        sl, _, pab, _, _ = _evaluate(model, arrivals_per_hour, aht_s, n, patience_s, sl_threshold_s, sl_definition)
-        return sl >= target - 1e-12 and (cap is None or pab <= cap + 1e-12)
+    def score(n: int) -> float:
+        """>= 0 exactly when ``n`` agents meet the target (and the cap); increasing in ``n``."""
+        if n <= 0:
+            return -target
+        if model == "erlang_c":
+            return _evaluate(model, lam_h, aht, n, patience_s, sl)[0] - target + 1e-12
+        chain = _erlang_a_chain(lam_h, aht, n, float(patience_s), sl)  # type: ignore[arg-type]
+        slack = math.inf if cap is None else cap + 1e-12 - chain.p_abandon
+        if slack < 0:
+            return slack  # cheap: no incomplete beta functions needed
+        return min(slack, chain.service_level_at(sl) - target + 1e-12)
 
-    lo = math.floor(load) if model == "erlang_c" else 0  # ok(lo) is False (or lo == 0)
-    guess = square_root_staffing(arrivals_per_hour, aht_s, beta=1.0).agents
-    hi = max(lo + 1, guess)
-    while not ok(hi):
-        lo, hi = hi, 2 * hi + 1
-        if hi > 10_000_000:
-            raise DesignError(
-                f"no staffing up to 10 million agents meets target_sl={target} "
-                f"within {sl_threshold_s} s under {sl_definition!r}; check the target"
-            )
-    while hi - lo > 1:  # invariant: ok(hi), not ok(lo) (monotone in agents)
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    n = max(hi, 1)
-    sl, pw, pab, asa, occ = _evaluate(model, arrivals_per_hour, aht_s, n, patience_s, sl_threshold_s, sl_definition)
+    n = 0 if lam_h <= 0 else _search_agents(score, load, model, lam_h, aht, sl, target, cap, patience_s)
+    sl_n, pw, pab, asa, occ = _evaluate(model, lam_h, aht, n, patience_s, sl)
     return StaffingRequirement(
         model=model,
         agents=int(n),
-        arrivals_per_hour=float(arrivals_per_hour),
-        aht_s=float(aht_s),
+        arrivals_per_hour=lam_h,
+        aht_s=aht,
         patience_s=None if patience_s is None else float(patience_s),
         target_sl=target,
-        sl_threshold_s=float(sl_threshold_s),
-        sl_definition=sl_definition,
+        service_level_definition=sl,
         max_abandon=cap,
-        service_level=sl,
+        service_level=sl_n,
         p_wait=pw,
         p_abandon=pab,
         asa_s=asa,
@@ -221,9 +274,74 @@ def required_agents(
     )
 
 
+def _search_agents(
+    score: Callable[[int], float],
+    load: float,
+    model: str,
+    lam_h: float,
+    aht: float,
+    sl: ServiceLevel,
+    target: float,
+    cap: float | None,
+    patience_s: float | None,
+) -> int:
+    """The smallest ``n`` with ``score(n) >= 0`` (``score`` increasing in ``n``).
+
+    Starts from the square-root staffing rule (or, for Erlang A, the efficiency-driven limit
+    when that is lower), gallops in steps of ``sqrt(load)`` that double until the answer is
+    bracketed, then narrows the bracket by safeguarded interpolation (regula falsi, with a
+    bisection whenever a step fails to halve the bracket): a handful of evaluations at any load.
+    """
+    lo = math.floor(load) if model == "erlang_c" else 0  # score(lo) < 0
+    step = max(1, math.ceil(math.sqrt(load)))
+    guess = max(lo + 1, square_root_staffing(lam_h, aht, beta=1.0).agents)
+    if model == "erlang_a":
+        # overloaded limit: everyone waits w = patience log(load / n), so answered in time needs
+        # n / load >= exp(-t / patience) (and >= target when abandoners count, and >= 1 - cap)
+        share = math.exp(-sl.threshold_s / float(patience_s))  # type: ignore[arg-type]
+        share = max(share, target if sl.denominator == "offered" else 0.0, 1.0 - cap if cap else 0.0)
+        guess = max(lo + 1, min(guess, math.ceil(share * load)))
+    f_lo = -target
+    f = score(guess)
+    if f >= 0:
+        hi, f_hi = guess, f
+        while hi - lo > 1:  # gallop down
+            cand = max(lo + 1, hi - step)
+            fc = score(cand)
+            if fc < 0:
+                lo, f_lo = cand, fc
+                break
+            hi, f_hi, step = cand, fc, 2 * step
+    else:
+        lo, f_lo = guess, f
+        hi = guess + step
+        f_hi = score(hi)
+        while f_hi < 0:  # gallop up: the service level reaches any target < 1 eventually
+            lo, f_lo, step = hi, f_hi, 2 * step
+            hi += step
+            if hi > 10**13:
+                raise DesignError(f"no staffing up to 1e13 agents meets target_sl={target} under {sl.describe()}")
+            f_hi = score(hi)
+    bisect = False
+    while hi - lo > 1:  # invariant: score(hi) >= 0 > score(lo)
+        width = hi - lo
+        if bisect or not (np.isfinite(f_lo) and np.isfinite(f_hi)) or f_hi <= f_lo:
+            mid = (lo + hi) // 2
+        else:
+            mid = lo + round(width * (-f_lo) / (f_hi - f_lo))
+            mid = min(max(mid, lo + 1), hi - 1)
+        fm = score(mid)
+        if fm >= 0:
+            hi, f_hi = mid, fm
+        else:
+            lo, f_lo = mid, fm
+        bisect = (hi - lo) > width / 2 and not bisect
+    return hi
+
+
 # -- per interval ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class IntervalRequirements:
+class IntervalRequirements(_DefinitionMixin):
     """Required agents for every interval of a forecast.
 
     Attributes
@@ -231,14 +349,14 @@ class IntervalRequirements:
     table : pandas.DataFrame
         One row per interval: ``interval_start`` (or ``interval``), ``arrivals``,
         ``arrivals_per_hour``, ``aht_s``, ``load``, ``required_erlang_c``, ``required_erlang_a``
-        (when a patience is given) and ``required`` (from ``model``).
+        (when a patience is given), ``required`` (from ``model``) and ``service_level`` (what
+        ``model`` predicts at ``required``; 1 where nothing arrives).
     """
 
     table: pd.DataFrame
     model: str
     target_sl: float
-    sl_threshold_s: float
-    sl_definition: str
+    service_level_definition: ServiceLevel
     patience_s: float | None
     max_abandon: float | None
     interval_minutes: int
@@ -255,8 +373,7 @@ class IntervalRequirements:
             {
                 "model": self.model,
                 "target_sl": self.target_sl,
-                "sl_threshold_s": self.sl_threshold_s,
-                "sl_definition": self.sl_definition,
+                "service_level_definition": self.service_level_definition.to_dict(),
                 "patience_s": self.patience_s,
                 "max_abandon": self.max_abandon,
                 "interval_minutes": self.interval_minutes,
@@ -271,7 +388,7 @@ class IntervalRequirements:
         info = {
             "model": self.model,
             "target": f"{self.target_sl:.0%} within {self.sl_threshold_s:g} s",
-            "sl_definition": self.sl_definition,
+            "service level": self.service_level_definition.describe(),
             "intervals": len(self.table),
             "peak required": int(self.table["required"].max()),
             "required agent-hours": agent_hours,
@@ -281,7 +398,7 @@ class IntervalRequirements:
             self.table,
             info=info,
             diagnostics=self.diagnostics,
-            notes=[f"service level = {SL_DEFINITIONS[self.sl_definition]}"],
+            notes=[f"service level = {self.service_level_definition.describe()}"],
         )
 
     def plot(self, ax: Any = None) -> Any:
@@ -305,18 +422,21 @@ def interval_requirements(
     *,
     aht_s: float | str = "aht_s",
     target_sl: float = 0.8,
-    sl_threshold_s: float = 20.0,
+    service_level: ServiceLevel | float | None = None,
     patience_s: float | None = None,
     max_abandon: float | None = None,
     interval_minutes: int = 30,
     arrivals_col: str = "arrivals",
-    sl_definition: str = DEFAULT_SL_DEFINITION,
+    erlang_c_column: bool = True,
+    sl_threshold_s: float | None = None,
+    sl_definition: str | None = None,
 ) -> IntervalRequirements:
     """Required agents per interval of an arrival forecast.
 
     Each interval is treated as a stationary queue (arrivals ``arrivals`` per
     ``interval_minutes``); the requirement is from Erlang A when ``patience_s`` is given,
-    else from Erlang C, and both columns are reported when they can be computed.
+    else from Erlang C, and the Erlang C column is reported too unless ``erlang_c_column`` is
+    false.
 
     Parameters
     ----------
@@ -325,6 +445,10 @@ def interval_requirements(
         optionally, ``interval_start`` and a per-interval ``aht_s`` column.
     aht_s : float or str
         Mean handle time in seconds, or the name of a column holding it per interval.
+    service_level : ServiceLevel or float, optional
+        The definition (a number: threshold in seconds of ``ServiceLevel(t)``; default 20 s).
+    sl_threshold_s, sl_definition
+        Deprecated forms of ``service_level``.
 
     Examples
     --------
@@ -332,6 +456,7 @@ def interval_requirements(
     >>> interval_requirements(f, aht_s=300).required.tolist()
     [14, 57, 0]
     """
+    sl = resolve_service_level(service_level, sl_definition, sl_threshold_s)
     if not isinstance(forecast, pd.DataFrame):
         raise DataError("forecast must be a pandas DataFrame with an arrivals column")
     if arrivals_col not in forecast:
@@ -363,40 +488,30 @@ def interval_requirements(
         out.insert(0, "interval_start", forecast["interval_start"].to_numpy())
     else:
         out.insert(0, "interval", np.arange(len(forecast)))
+    kw = {"target_sl": target_sl, "service_level": sl}
     req_c = np.zeros(len(out), dtype=int)
     req_a = np.zeros(len(out), dtype=int)
+    achieved = np.ones(len(out))
     for i, (lam, a) in enumerate(zip(rate_h, aht, strict=True)):
         if lam <= 0:
             continue
-        req_c[i] = required_agents(
-            lam,
-            a,
-            target_sl=target_sl,
-            sl_threshold_s=sl_threshold_s,
-            model="erlang_c",
-            sl_definition=sl_definition,
-        ).agents
+        if erlang_c_column or patience_s is None:
+            rc = required_agents(lam, a, model="erlang_c", **kw)
+            req_c[i], achieved[i] = rc.agents, rc.service_level
         if patience_s is not None:
-            req_a[i] = required_agents(
-                lam,
-                a,
-                target_sl=target_sl,
-                sl_threshold_s=sl_threshold_s,
-                patience_s=patience_s,
-                max_abandon=max_abandon,
-                model="erlang_a",
-                sl_definition=sl_definition,
-            ).agents
-    out["required_erlang_c"] = req_c
+            ra = required_agents(lam, a, patience_s=patience_s, max_abandon=max_abandon, model="erlang_a", **kw)
+            req_a[i], achieved[i] = ra.agents, ra.service_level
+    if erlang_c_column or patience_s is None:
+        out["required_erlang_c"] = req_c
     if patience_s is not None:
         out["required_erlang_a"] = req_a
     out["required"] = req_a if patience_s is not None else req_c
+    out["service_level"] = achieved
     return IntervalRequirements(
         table=out,
         model=model,
         target_sl=float(target_sl),
-        sl_threshold_s=float(sl_threshold_s),
-        sl_definition=sl_definition,
+        service_level_definition=sl,
         patience_s=None if patience_s is None else float(patience_s),
         max_abandon=max_abandon,
         interval_minutes=int(interval_minutes),
@@ -751,10 +866,9 @@ class ShiftScheduler:
 def compare_plan(requirements: IntervalRequirements, scheduled: Any) -> pd.DataFrame:
     """Planned vs required agents per interval, with the service level the plan achieves.
 
-    The achieved service level uses the same model, threshold and definition as
-    ``requirements`` (Erlang A with its patience, or Erlang C, where an interval with load at
-    or above the scheduled agents is unstable and reported with ``service_level = 0`` and
-    ``stable = False``).
+    The achieved service level uses the same model and definition as ``requirements``
+    (Erlang A with its patience, or Erlang C, where an interval with load at or above the
+    scheduled agents is unstable and reported with ``service_level = 0`` and ``stable = False``).
 
     Parameters
     ----------
@@ -783,18 +897,13 @@ def compare_plan(requirements: IntervalRequirements, scheduled: Any) -> pd.DataF
             continue
         stable = requirements.model == "erlang_a" or row.load < n
         sl, _, pab, _, _ = _evaluate(
-            requirements.model,
-            lam,
-            float(row.aht_s),
-            n,
-            requirements.patience_s,
-            requirements.sl_threshold_s,
-            requirements.sl_definition,
+            requirements.model, lam, float(row.aht_s), n, requirements.patience_s,
+            requirements.service_level_definition,
         )
         rows.append((sl, pab, stable))
     sl, pab, stable = (np.array(v) for v in zip(*rows, strict=True))
     key = "interval_start" if "interval_start" in tab else "interval"
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             key: tab[key].to_numpy(),
             "required": tab["required"].to_numpy(),
@@ -807,13 +916,19 @@ def compare_plan(requirements: IntervalRequirements, scheduled: Any) -> pd.DataF
             "stable": stable.astype(bool),
         }
     )
+    out.attrs["service_level_definition"] = requirements.service_level_definition.describe()
+    return out
 
 
 # -- simulation hooks --------------------------------------------------------------------------
 def _replicate(
     simulate: SimulateFn, agents: np.ndarray, seeds: list[np.random.SeedSequence], metric: str
 ) -> np.ndarray:
-    """Run ``simulate`` once per seed; return an (n_reps, n_intervals) array of ``metric``."""
+    """Run ``simulate`` once per seed; return an (n_reps, n_intervals) array of ``metric``.
+
+    Replication ``i`` gets a fresh ``Generator(seeds[i])`` on every call, so every candidate
+    staffing sees the same random numbers (common random numbers).
+    """
     out = []
     for s in seeds:
         frame = simulate(agents.copy(), np.random.default_rng(s))
@@ -826,16 +941,116 @@ def _replicate(
     return np.vstack(out)
 
 
+def _nanmean(vals: np.ndarray) -> np.ndarray:
+    """Mean over replications, NaN where no replication had a value (nothing offered)."""
+    finite = np.isfinite(vals)
+    n = finite.sum(axis=0)
+    s = np.where(finite, vals, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class PlanVerification:
+    """A staffing plan checked by simulation: per-interval means and intervals against the target.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``interval, scheduled, mean, n, ci_low, ci_high, target, meets_target`` with
+        ``meets_target`` ``"yes"`` (the whole interval at or above the target), ``"no"`` (the
+        whole interval below it) or ``"unclear"`` (it straddles the target, or fewer than two
+        replications offered contacts there).
+    counts : dict
+        ``meets``, ``unclear``, ``misses``, ``unclear_mean_below`` (unclear intervals whose mean
+        is below the target) and ``intervals``.
+    """
+
+    table: pd.DataFrame
+    target_sl: float
+    n_reps: int
+    ci_level: float
+    metric: str
+    service_level_definition: ServiceLevel | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        v = self.table["meets_target"]
+        unclear = v == "unclear"
+        return {
+            "intervals": len(v),
+            "meets": int((v == "yes").sum()),
+            "unclear": int(unclear.sum()),
+            "misses": int((v == "no").sum()),
+            "unclear_mean_below": int((unclear & (self.table["mean"] < self.target_sl)).sum()),
+        }
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        c = self.counts
+        lvl = f"{self.ci_level:.0%}"
+        tail = (f"{c['meets']} of {c['intervals']} intervals meet the target {self.target_sl:g} (whole "
+                f"{lvl} interval at or above it), {c['unclear']} are unclear (the interval straddles it; "
+                f"{c['unclear_mean_below']} of them with a mean below it) and {c['misses']} miss it "
+                "(whole interval below)")
+        if c["misses"]:
+            return (Diagnostic("plan_service_level", "warning", f"the plan misses the target: {tail}",
+                               float(c["misses"])),)
+        if c["unclear"]:
+            return (Diagnostic(
+                "plan_service_level", "warning",
+                f"the plan is not shown to meet the target: {tail}; with {self.n_reps} replications the "
+                "unclear intervals cannot be decided: raise n_reps", float(c["unclear"])),)
+        return (Diagnostic("plan_service_level", "ok", f"the plan meets the target: {tail}", 0.0),)
+
+    def summary(self) -> Summary:
+        info: dict[str, Any] = {"target": self.target_sl, "replications": self.n_reps, "ci_level": self.ci_level,
+                                "metric": self.metric, **self.counts}
+        if self.service_level_definition is not None:
+            info["service level"] = self.service_level_definition.describe()
+        return Summary("Staffing plan checked by simulation", self.table, info=info,
+                       diagnostics=self.diagnostics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "target_sl": self.target_sl, "n_reps": self.n_reps, "ci_level": self.ci_level,
+            "metric": self.metric, "counts": self.counts,
+            "service_level_definition": (None if self.service_level_definition is None
+                                         else self.service_level_definition.to_dict()),
+            "table": self.table.to_dict(orient="records"),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        })
+
+    def plot(self, ax: Any = None) -> Any:
+        """Simulated mean and interval per interval against the target."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 3))
+        t = self.table
+        x = t["interval"].to_numpy()
+        ax.fill_between(x, t["ci_low"], t["ci_high"], step="post", alpha=0.3, color="C1")
+        ax.step(x, t["mean"], where="post", color="C1", label=f"simulated (mean, {self.ci_level:.0%} interval)")
+        ax.axhline(self.target_sl, color="k", lw=0.8, ls="--", label="target")
+        ax.set_xlabel("interval")
+        ax.set_ylabel(self.metric)
+        ax.legend(fontsize=8)
+        return ax
+
+
 def verify_schedule_by_simulation(
     scheduled: Any,
     simulate: SimulateFn,
     *,
     target_sl: float,
-    n_replications: int = 10,
+    n_reps: int | None = None,
     rng: RNGLike = None,
     metric: str = "service_level",
-    level: float = 0.95,
-) -> pd.DataFrame:
+    ci_level: float = 0.95,
+    bounds: tuple[float, float] | None = (0.0, 1.0),
+    n_replications: int | None = None,
+    level: float | None = None,
+) -> PlanVerification:
     """Check a schedule by simulation: per-interval metric with replication t-intervals.
 
     Parameters
@@ -844,42 +1059,59 @@ def verify_schedule_by_simulation(
         Agents working per interval.
     simulate : callable
         ``simulate(agents_per_interval: ndarray, rng: Generator) -> DataFrame`` with one row
-        per interval and a ``metric`` column (e.g. the service level under a named
-        definition). It must draw all randomness from ``rng``. Any simulator fits; the
-        ``simulation.engine`` model is the intended one.
+        per interval and a ``metric`` column, e.g. a :class:`simulation.PlanSimulator` (whose
+        ``service_level`` is then named in the result). It must draw all randomness from
+        ``rng``.
     target_sl : float
         Target to compare against.
-    n_replications : int
-        Independent replications: replication ``i`` is seeded by child ``i`` of ``rng``
-        (:func:`simulation._seeds.child_seeds`, derived without advancing ``rng``), so the same
-        int, SeedSequence or Generator object gives the same replications on every call.
+    n_reps : int
+        Independent replications (default 10): replication ``i`` is seeded by child ``i`` of
+        ``rng`` (:func:`servicelab.random.child_seeds`, derived without advancing ``rng``), so
+        the same int, SeedSequence or Generator object gives the same replications on every
+        call.
+    ci_level : float
+        Level of the Student-t intervals.
+    bounds : (float, float) or None
+        The interval is clipped to this range; the default [0, 1] fits a share such as the
+        service level (clipping never lowers coverage). ``None`` for an unbounded metric.
+    n_replications, level
+        Deprecated names of ``n_reps`` and ``ci_level``.
 
     Returns
     -------
-    pandas.DataFrame
-        ``interval, scheduled, mean, ci_low, ci_high, target, meets_target`` where
-        ``meets_target`` is ``"yes"``/``"no"``/``"unclear"`` (interval straddles the target).
+    PlanVerification
+        The per-interval table, the counts of intervals that meet / are unclear / miss, and a
+        diagnostic that is ``ok`` only when every interval is shown to meet the target.
     """
+    n = _n_reps(n_reps, n_replications, 10, "verify_schedule_by_simulation")
+    if level is not None:
+        warnings.warn("verify_schedule_by_simulation(level=...) is deprecated: use ci_level=",
+                      DeprecationWarning, stacklevel=2)
+        ci_level = level
     agents = scheduled.scheduled if isinstance(scheduled, ShiftSchedule) else np.asarray(scheduled)
-    if n_replications < 2:
-        raise DesignError(f"n_replications must be >= 2 for an interval, got {n_replications}")
-    vals = _replicate(simulate, agents.astype(int), child_seeds(rng, n_replications), metric)
-    mean = vals.mean(axis=0)
-    se = vals.std(axis=0, ddof=1) / math.sqrt(n_replications)
-    q = stats.t.ppf(0.5 + level / 2, n_replications - 1)
-    lo, hi = mean - q * se, mean + q * se
-    verdict = np.where(lo >= target_sl, "yes", np.where(hi < target_sl, "no", "unclear"))
-    return pd.DataFrame(
+    if n < 2:
+        raise DesignError(f"n_reps must be >= 2 for an interval, got {n}")
+    vals = _replicate(simulate, agents.astype(int), child_seeds(rng, n), metric)
+    stats_ = [t_interval(vals[:, k], ci_level, bounds=bounds) for k in range(vals.shape[1])]
+    mean, lo, hi = (np.array(v) for v in zip(*stats_, strict=True))
+    n_finite = np.isfinite(vals).sum(axis=0)
+    verdict = np.where(n_finite < 2, "unclear",
+                       np.where(lo >= target_sl, "yes", np.where(hi < target_sl, "no", "unclear")))
+    table = pd.DataFrame(
         {
             "interval": np.arange(agents.size),
             "scheduled": agents.astype(int),
             "mean": mean,
+            "n": n_finite,
             "ci_low": lo,
             "ci_high": hi,
             "target": target_sl,
             "meets_target": verdict,
         }
     )
+    sl = getattr(simulate, "service_level", None)
+    return PlanVerification(table, float(target_sl), n, float(ci_level), metric,
+                            sl if isinstance(sl, ServiceLevel) else None)
 
 
 def simulated_requirements(
@@ -887,138 +1119,89 @@ def simulated_requirements(
     simulate: SimulateFn,
     *,
     target_sl: float,
-    n_replications: int = 10,
+    n_reps: int | None = None,
     rng: RNGLike = None,
     metric: str = "service_level",
     max_iter: int = 50,
+    direction: Literal["up", "both"] = "up",
+    n_replications: int | None = None,
 ) -> pd.DataFrame:
     """Simulation-based staffing search with common random numbers.
 
-    Starting from ``initial`` agents per interval (e.g. the Erlang A requirement minus a
-    margin), repeatedly simulates the whole horizon with the *same* replication seeds (CRN:
-    each candidate staffing sees the same contacts, so differences are due to staffing,
-    not noise) and adds one agent to every interval whose mean ``metric`` is below
-    ``target_sl``, until all intervals meet it. Intervals interact under time-varying load
-    (a backlog carries over), which is why this can differ from the per-interval Erlang
-    requirement.
+    Every candidate staffing is simulated over the whole horizon with the *same* replication
+    seeds (CRN: each candidate sees the same contacts, so differences are due to staffing, not
+    noise), and an interval meets the target when its mean ``metric`` over the replications is
+    at least ``target_sl`` (an interval where no replication offered a contact has no
+    requirement). Intervals interact under time-varying load (a backlog carries over), which is
+    why this can differ from the per-interval Erlang requirement.
 
-    The replication seeds are child ``i`` of ``rng`` (:func:`simulation._seeds.child_seeds`),
+    ``direction="up"`` treats ``initial`` as a lower bound: it adds one agent to every interval
+    below the target until all meet it. ``direction="both"`` treats ``initial`` as an estimate
+    (e.g. the Erlang A requirement): it first removes one agent from every interval that meets the
+    target, keeps the removals that still meet it and freezes the others, until nothing can go,
+    and then searches up (a removal in one interval can hurt the next).
+
+    The replication seeds are child ``i`` of ``rng`` (:func:`servicelab.random.child_seeds`),
     derived without advancing ``rng``: every candidate, and every call with the same int,
-    SeedSequence or Generator object, gets the same seeds.
+    SeedSequence or Generator object, gets the same seeds. ``n_replications`` is the deprecated
+    name of ``n_reps`` (default 10).
 
     Returns
     -------
     pandas.DataFrame
-        ``interval, initial, required, metric_mean, iterations``.
+        ``interval, initial, required, metric_mean, iterations`` (``iterations``: candidate
+        staffings simulated, the same in every row).
     """
+    n = _n_reps(n_reps, n_replications, 10, "simulated_requirements")
+    if direction not in ("up", "both"):
+        raise DesignError(f"direction must be 'up' or 'both', got {direction!r}")
     agents = np.asarray(initial, dtype=int).copy()
     if agents.ndim != 1 or np.any(agents < 0):
         raise DataError("initial must be a 1-d array of non-negative agents per interval")
     start = agents.copy()
-    seeds = child_seeds(rng, n_replications)  # fixed for all candidates: CRN
-    iterations = 0
+    seeds = child_seeds(rng, n)  # fixed for all candidates: CRN
+    tol = 1e-12
+
+    def mean_of(a: np.ndarray) -> np.ndarray:
+        return _nanmean(_replicate(simulate, a, seeds, metric))
+
+    mean = mean_of(agents)
+    evaluations = 1
+    if direction == "both":
+        movable = agents > 0
+        for _ in range(max_iter):
+            down = movable & (mean >= target_sl - tol)
+            if not down.any():
+                break
+            trial = agents - down.astype(int)
+            m2 = mean_of(trial)
+            evaluations += 1
+            fail = down & (m2 < target_sl - tol)
+            agents = np.where(down & ~fail, trial, agents)
+            movable &= ~fail & (agents > 0)
+            mean = np.where(fail, mean, m2)
+        mean = mean_of(agents)
+        evaluations += 1
+    ups = 0
     while True:
-        iterations += 1
-        mean = _replicate(simulate, agents, seeds, metric).mean(axis=0)
-        short = mean < target_sl - 1e-12
+        short = mean < target_sl - tol  # NaN (nothing offered) is never short
         if not short.any():
             break
-        if iterations >= max_iter:
+        if ups >= max_iter:
             raise DesignError(
                 f"simulated_requirements did not meet target_sl={target_sl} in {max_iter} "
                 "iterations; start closer (e.g. from the Erlang A requirement) or raise max_iter"
             )
         agents[short] += 1
+        ups += 1
+        mean = mean_of(agents)
+        evaluations += 1
     return pd.DataFrame(
         {
             "interval": np.arange(agents.size),
             "initial": start,
             "required": agents,
             "metric_mean": mean,
-            "iterations": iterations,
+            "iterations": evaluations,
         }
     )
-
-
-def _merge(gaps: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
-    """Merge touching (start, end) windows."""
-    out: list[list[float]] = []
-    for a, b in gaps:
-        if out and abs(out[-1][1] - a) < 1e-9:
-            out[-1][1] = b
-        else:
-            out.append([a, b])
-    return tuple((a, b) for a, b in out)
-
-
-def _layer_groups(agents: np.ndarray, interval_s: float, queue: str) -> list[Any]:
-    """Agent groups realising ``agents[k]`` on duty in interval ``k``.
-
-    Agents persist across intervals: layer ``j`` is on duty wherever ``agents[k] >= j``, and
-    layers with the same on-duty pattern form one group (off intervals become breaks).
-    """
-    from simulation.agents import AgentGroup, Shift
-
-    groups = []
-    levels = np.unique(agents)
-    for level in levels[levels > 0]:
-        on = agents >= level
-        n = int(level - levels[levels < level].max(initial=0))
-        k_on = np.nonzero(on)[0]
-        first, last = int(k_on[0]), int(k_on[-1])
-        gaps = [(k * interval_s, (k + 1) * interval_s) for k in range(first, last + 1) if not on[k]]
-        shift = Shift(first * interval_s, (last + 1) * interval_s, breaks=_merge(gaps))
-        groups.append(AgentGroup(f"layer{int(level)}", (queue,), n, shift))
-    return groups
-
-
-def engine_simulator(
-    volumes: Any,
-    *,
-    aht_s: float,
-    patience_s: float | None,
-    interval_s: float = 1800.0,
-    sl_threshold_s: float = 20.0,
-    queue: str = "q",
-) -> SimulateFn:
-    """A ``simulate(agents_per_interval, rng)`` callback backed by :mod:`simulation.engine`.
-
-    One queue with non-homogeneous Poisson arrivals (``volumes`` expected contacts per
-    interval), exponential handle times and patience; ``agents_per_interval[k]`` agents are
-    on duty in interval ``k``. Agents stay on duty across intervals while the staffing does
-    not drop (the profile is split into layers, one agent group per on-duty pattern), and an
-    agent going off duty finishes the contact in hand. The system starts empty at time 0, so
-    the first interval is optimistic; prepend warm-up intervals where that matters.
-    The callback returns the engine's per-interval metrics for the queue, with a
-    ``service_level`` column (answered within ``sl_threshold_s`` over offered contacts) and
-    an ``abandon_rate`` column. Contacts are drawn from named streams of ``rng``, so two
-    staffings run with the same seed see the same contacts (common random numbers).
-
-    Examples
-    --------
-    >>> sim = engine_simulator([60, 60], aht_s=300, patience_s=120, interval_s=1800)
-    >>> bool(sim(np.array([12, 12]), np.random.default_rng(1))["service_level"].between(0, 1).all())
-    True
-    """
-    from simulation.arrivals import IntervalForecast
-    from simulation.engine import ContactCentre, Queue
-    from simulation.metrics import ServiceLevel
-
-    forecast = IntervalForecast(tuple(np.asarray(volumes, dtype=float)), interval_s=interval_s)
-    n_int = len(forecast.volumes)
-    q = Queue(queue, forecast, aht=float(aht_s), patience=patience_s)
-    sl = ServiceLevel(float(sl_threshold_s))
-
-    def simulate(agents: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        agents = np.asarray(agents, dtype=int)
-        if agents.shape != (n_int,) or np.any(agents < 0):
-            raise DataError(f"agents must be {n_int} non-negative integers, one per interval")
-        groups = _layer_groups(agents, interval_s, queue)
-        if not groups:
-            raise DataError("agents are zero in every interval: nothing to simulate")
-        run = ContactCentre([q], groups).run(rng=rng)
-        m = run.interval_metrics(interval_s=interval_s, service_level=sl)
-        m = m[m["queue"] == queue].reset_index(drop=True)
-        return m.iloc[:n_int]
-
-    return simulate

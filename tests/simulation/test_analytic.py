@@ -10,8 +10,9 @@ import pytest
 from scipy import linalg
 
 from servicelab.errors import DesignError, UnstableQueueError
+from simulation import ServiceLevel
 from simulation.analytic import (
-    SL_DEFINITIONS,
+    MAX_STATES,
     erlang_a,
     erlang_b,
     erlang_c,
@@ -130,19 +131,63 @@ def test_service_level_formula_agrees_with_tagged_customer_ctmc():
         assert r.p_abandon_within(t) == pytest.approx(abandoned, abs=1e-9)
 
 
+DEFINITIONS = {
+    "offered": ServiceLevel(20),
+    "answered": ServiceLevel(20, "answered"),
+    "late": ServiceLevel(20, "answered_and_late_abandons"),
+    "excl_short": ServiceLevel(20, short_abandon_s=20),
+    "short_met": ServiceLevel(20, short_abandon_s=20, short_abandons="met"),
+    "excl_5s": ServiceLevel(20, short_abandon_s=5),
+}
+
+
 def test_service_level_definitions_are_named_and_ordered():
     r = erlang_a(6000, 300, 480, 300)  # overloaded: 4.4% abandon
-    t = 20.0
-    sl = {d: r.service_level_at(t, d) for d in SL_DEFINITIONS}
-    base = sl["answered_within_t/all_arrivals"]
-    assert sl["answered_within_t/answered"] == pytest.approx(base / (1 - r.p_abandon))
-    assert sl["answered_within_t/arrivals_excl_abandoned_within_t"] > base
-    assert sl["answered_or_abandoned_within_t/all_arrivals"] > base
+    sl = {k: r.service_level_at(d) for k, d in DEFINITIONS.items()}
+    base = sl["offered"]
+    ab20 = r.p_abandon_within(20)
+    assert sl["answered"] == pytest.approx(base / (1 - r.p_abandon))
+    assert sl["excl_short"] == pytest.approx(base / (1 - ab20))
+    assert sl["late"] == pytest.approx(base / (1 - ab20))  # the same set of contacts in steady state
+    assert sl["short_met"] == pytest.approx(base + ab20)
+    assert sl["excl_5s"] == pytest.approx(base / (1 - r.p_abandon_within(5)))
+    assert base < sl["excl_5s"] < sl["excl_short"]
     assert all(0 <= v <= 1 for v in sl.values())
-    # the definition is carried by the result
-    r2 = erlang_a(6000, 300, 480, 300, sl_definition="answered_within_t/answered")
-    assert r2.sl_definition == "answered_within_t/answered"
-    assert r2.service_level == pytest.approx(sl["answered_within_t/answered"])
+    # the definition is carried by the result and named in words
+    r2 = erlang_a(6000, 300, 480, 300, DEFINITIONS["answered"])
+    assert r2.service_level_definition == DEFINITIONS["answered"]
+    assert r2.service_level == pytest.approx(sl["answered"])
+    assert r2.to_dict()["service_level_definition"]["description"].startswith("answered within 20 s, over answered")
+    assert "over answered contacts only" in str(r2.summary())
+    # a number is a threshold of the result's own definition
+    assert r2.service_level_at(60) == pytest.approx(r.service_level_at(ServiceLevel(60, "answered")))
+
+
+@pytest.mark.parametrize("name", ["answered_within_t/all_arrivals", "answered_within_t/answered",
+                                  "answered_within_t/arrivals_excl_abandoned_within_t",
+                                  "answered_or_abandoned_within_t/all_arrivals"])
+def test_former_string_definitions_still_work_and_warn(name):
+    new = ServiceLevel.from_legacy(name, 30.0)
+    assert new.legacy_name == name
+    with pytest.warns(DeprecationWarning, match="sl_definition"):
+        old = erlang_a(6000, 300, 480, 300, 30.0, name)
+    assert old.service_level == erlang_a(6000, 300, 480, 300, new).service_level
+    with pytest.warns(DeprecationWarning, match="sl_threshold_s|sl_definition"):
+        kw = erlang_c(6000, 300, 520, sl_threshold_s=30.0, sl_definition=name)
+    assert kw.service_level == erlang_c(6000, 300, 520, new).service_level
+    with pytest.warns(DeprecationWarning, match="sl_definition"):
+        assert old.sl_definition == name
+    with pytest.warns(DeprecationWarning, match="service_level_at|sl_definition"):
+        assert old.service_level_at(30, name) == pytest.approx(old.service_level)
+    import simulation.analytic as analytic
+
+    with pytest.warns(DeprecationWarning, match="SL_DEFINITIONS"):
+        assert name in analytic.SL_DEFINITIONS
+
+
+def test_erlang_c_service_level_is_the_same_under_every_definition():
+    c = erlang_c(6000, 300, 520)
+    assert {round(c.service_level_at(d), 12) for d in DEFINITIONS.values()} == {round(c.service_level, 12)}
 
 
 def test_limits_in_t_and_patience():
@@ -222,7 +267,7 @@ def test_square_root_staffing():
 
 
 # -- bad input ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("lam", [0, -1, float("nan"), float("inf"), "x"])
+@pytest.mark.parametrize("lam", [-1, float("nan"), float("inf"), "x"])
 def test_bad_rates_raise(lam):
     with pytest.raises(DesignError, match="arrivals_per_hour"):
         erlang_c(lam, 300, 10)
@@ -254,10 +299,77 @@ def test_erlang_c_unstable_names_erlang_a(agents):
 
 
 def test_unknown_sl_definition_raises():
-    with pytest.raises(DesignError, match="sl_definition"):
+    with pytest.warns(DeprecationWarning, match="sl_definition"), pytest.raises(DesignError, match="sl_definition"):
         erlang_a(6000, 300, 520, 120, sl_definition="answered/offered")
     with pytest.raises(DesignError, match="threshold_s"):
         erlang_c(6000, 300, 520).service_level_at(-1)
+    with pytest.raises(DesignError, match="from_legacy"):
+        erlang_c(6000, 300, 520, "answered_within_t/answered")
+    with pytest.raises(DesignError, match="short_abandon_s"):
+        ServiceLevel(20, short_abandons="met")
+
+
+# -- zero arrivals and extreme scales: bounded memory and time, or a clear refusal ---------------
+def test_zero_arrivals_are_a_quiet_pool():
+    c = erlang_c(0, 300, 5)
+    a = erlang_a(0, 300, 5, 120)
+    for r in (c, a):
+        assert r.p_wait == 0 and r.lq == 0 and r.occupancy == 0
+        assert r.service_level == 1.0
+        assert r.service_level_at(DEFINITIONS["answered"]) == 1.0
+    assert a.p_abandon == 0 and a.mean_wait_all_s == 0
+    assert erlang_b(0.0, 3) == 0.0
+
+
+def test_a_billion_agents_answer_at_once():
+    # the chain's window is the few dozen states around a load of 50: 1e9 agents cost nothing
+    assert erlang_b(50.0, 10**9) == 0.0
+    c = erlang_c(600, 300, 10**9)
+    a = erlang_a(600, 300, 10**9, 120)
+    assert c.p_wait == 0.0 and c.service_level == 1.0
+    assert a.p_wait == 0.0 and a._pi_queue.size == 0 and a.service_level == 1.0
+
+
+def test_a_billion_arrivals_per_hour_are_exact_and_near_halfin_whitt():
+    lam = 1e9  # offered load 83.3 million Erlangs
+    load = lam / 3600 * 300
+    n = math.ceil(load + 1.0 * math.sqrt(load))
+    c = erlang_c(lam, 300, n)
+    assert c.p_wait == pytest.approx(halfin_whitt(lam, 300, n).p_wait, abs=2e-3)  # QED limit
+    a = erlang_a(lam, 300, n, 120)
+    assert 0 < a.p_wait < c.p_wait
+    assert a.p_wait == pytest.approx(garnett_mandelbaum_reiman(lam, 300, n, 120).p_wait, abs=2e-3)
+    assert 0 < erlang_b(load, n) < 1
+
+
+def test_erlang_a_window_matches_the_full_chain_when_the_window_starts_inside_the_queue():
+    # heavy overload: the probability sits thousands of states above n, so the window's
+    # queue part starts at an offset; the full chain (built directly) must agree
+    lam_h, aht, n, pat = 72_000.0, 300.0, 100, 600.0
+    a = erlang_a(lam_h, aht, n, pat)
+    assert a._queue_offset > 0
+    lam, mu, theta = lam_h / 3600, 1 / aht, 1 / pat
+    k = np.arange(0, 40_000)
+    death = np.minimum(k[1:], n) * mu + np.maximum(k[1:] - n, 0) * theta
+    lw = np.concatenate([[0.0], np.cumsum(np.log(lam) - np.log(death))])
+    pi = np.exp(lw - lw.max())
+    pi /= pi.sum()
+    m = np.arange(pi.size - n)
+    pq = pi[n:]
+    p_served = n * mu / (n * mu + (m + 1) * theta)
+    assert a.p_wait == pytest.approx(pq.sum(), abs=1e-12)
+    assert a.p_abandon == pytest.approx(np.sum(pq * (1 - p_served)), rel=1e-9)
+    h = np.cumsum(1 / (n * mu + (m + 1) * theta))
+    assert a.asa_answered_s == pytest.approx(np.sum(pq * p_served * h) / (1 - a.p_abandon), rel=1e-9)
+    assert a.p_abandon == pytest.approx(1 - n / (lam * aht), abs=2e-3)  # fluid limit
+
+
+def test_a_window_larger_than_the_cap_is_refused_not_truncated():
+    # a pool at 99.99999% load with near-infinite patience needs ~4.5e8 states: refused clearly
+    lam_h = 3600 * 1000 * (1 - 1e-7) / 300
+    with pytest.raises(DesignError, match="refusing rather than truncating"):
+        erlang_a(lam_h, 300, 1000, 1e12)
+    assert MAX_STATES >= 1 << 20
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -272,5 +384,5 @@ def test_results_are_frozen_json_and_summarised():
     with pytest.raises(AttributeError):
         a.p_wait = 0.5  # type: ignore[misc]
     s = str(a.summary())
-    assert "answered within t over all arrivals" in s
+    assert "answered within 20 s, over all offered contacts" in s
     assert erlang_a(6000, 300, 520, 120).to_dict() == a.to_dict()  # deterministic

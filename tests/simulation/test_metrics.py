@@ -70,7 +70,7 @@ def test_unresolved_contacts_count_as_offered_and_not_answered() -> None:
     # one agent on duty 0-100 s; the contacts at 150 s and 160 s are never answered (unresolved)
     from simulation import AgentGroup, ContactCentre, Deterministic, Queue, Shift, Trace, replicate
 
-    q = Queue("q", Trace([10.0, 150.0, 160.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([10.0, 150.0, 160.0]), aht_s=Deterministic(5.0))
     model = ContactCentre([q], [AgentGroup("a", ("q",), 1, shift=Shift(0, 100))])
     run = model.run(rng=0)
     m = run.measures((ServiceLevel(20), ServiceLevel(20, "answered")))

@@ -21,7 +21,7 @@ from simulation import (
 
 
 def _two_group_trace(policy) -> np.ndarray:
-    q = Queue("q", Trace([0.0, 10.0]), aht=Deterministic(5.0))
+    q = Queue("q", Trace([0.0, 10.0]), aht_s=Deterministic(5.0))
     m = ContactCentre([q], [AgentGroup("A", ("q",), 1), AgentGroup("B", ("q",), 1)], routing=policy)
     return m.run(rng=0).records()["group"].astype(str).to_numpy()
 
@@ -34,8 +34,8 @@ def test_longest_idle_agent_vs_fifo_hunting_order() -> None:
 
 def _multi(policy, seed: int = 3):
     queues = [
-        Queue("gold", Poisson(1.0 / 60, 4 * 3600), aht=240.0, patience=600.0, priority=1),
-        Queue("std", Poisson(1.5 / 60, 4 * 3600), aht=240.0, patience=600.0, priority=2),
+        Queue("gold", Poisson(1.0 / 60, 4 * 3600), aht_s=240.0, patience_s=600.0, priority=1),
+        Queue("std", Poisson(1.5 / 60, 4 * 3600), aht_s=240.0, patience_s=600.0, priority=2),
     ]
     agents = [
         AgentGroup("gold", ("gold", "std"), 4),
@@ -97,10 +97,10 @@ class _WrongQueue(_Busy):
 
 
 def test_policy_returning_an_ineligible_agent_raises() -> None:
-    q = Queue("a", Trace([0.0, 1.0]), aht=Deterministic(10.0))
+    q = Queue("a", Trace([0.0, 1.0]), aht_s=Deterministic(10.0))
     with pytest.raises(RoutingError, match="has no free slot"):
         ContactCentre([q], [AgentGroup("g", ("a",), 2)], routing=_Busy()).run(rng=0)
-    qs = [q, Queue("b", Trace([0.0]), aht=1.0)]
+    qs = [q, Queue("b", Trace([0.0]), aht_s=1.0)]
     agents = [AgentGroup("g", ("a",), 1), AgentGroup("h", ("b",), 1)]
     with pytest.raises(RoutingError, match="lacks skill 'a'"):
         ContactCentre(qs, agents, routing=_WrongSkill()).run(rng=0)

@@ -9,10 +9,11 @@ not have, which would make the data's short-threshold service level look worse t
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from studies.catalog.staffing import calibration_check
+from simulation import ServiceLevel, validate_calibration
 from studies.warehouse import Warehouse
 
 TOLERANCE = 0.02  # absolute, on rates, beyond the replication interval
@@ -30,12 +31,14 @@ def check(world_db):
     staffing = wh.query(
         "SELECT interval_start, queue, agents FROM staffing WHERE interval_start >= ? "
         "AND interval_start < ?", [start.to_pydatetime(), end.to_pydatetime()])
-    return calibration_check(contacts, staffing, start, warmup_days=1, n_reps=6,
-                             thresholds=(300.0, 20.0), tolerance=TOLERANCE, rng=2026)
+    return validate_calibration(contacts, staffing, start, service_level=ServiceLevel(20.0),
+                                extra_thresholds_s=(300.0,), warmup_days=1, n_reps=6, tolerance=TOLERANCE,
+                                rng=2026)
 
 
 def _row(check, queue, measure):
-    return check[(check["queue"] == queue) & (check["measure"] == measure)].iloc[0]
+    t = check.table
+    return t[(t["queue"] == queue) & (t["measure"] == measure)].iloc[0]
 
 
 @pytest.mark.parametrize("measure", ["abandon_rate", "sl_20s", "sl_300s"])
@@ -46,9 +49,21 @@ def test_overall_measures_within_replication_interval(check, measure):
 
 
 def test_abandonment_per_queue(check):
-    ab = check[(check["measure"] == "abandon_rate") & (check["queue"] != "all")]
+    t = check.table
+    ab = t[(t["measure"] == "abandon_rate") & (t["queue"] != "all")]
     assert len(ab) == 5
     assert ab["agrees"].all(), ab
+
+
+def test_the_check_is_judged_at_the_targets_own_definition(check):
+    t = check.table
+    assert set(t.loc[t["judged"], "measure"]) == {"abandon_rate", "sl_20s"}
+    assert not t.loc[t["measure"] == "sl_300s", "judged"].any()
+    (diag,) = check.diagnostics
+    assert diag.status == ("ok" if check.passed else "warning")
+    assert check.passed == bool(t.loc[t["judged"], "agrees"].all())
+    assert "answered within 20 s, over all offered contacts" in diag.message
+    assert ((t["ci_low"] >= 0) & (t["ci_high"] <= 1)).all()
 
 
 def test_routing_delay_would_distort_the_short_threshold(world_db, check):
@@ -71,6 +86,10 @@ def test_check_is_deterministic(world_db, check):
                  [start.to_pydatetime(), end.to_pydatetime()])
     s = wh.query("SELECT interval_start, queue, agents FROM staffing WHERE interval_start >= ? "
                  "AND interval_start < ?", [start.to_pydatetime(), end.to_pydatetime()])
-    a = calibration_check(c, s, start, n_reps=2, rng=4)
-    b = calibration_check(c, s, start, n_reps=2, rng=4)
-    pd.testing.assert_frame_equal(a, b)
+    a = validate_calibration(c, s, start, n_reps=2, rng=4)
+    b = validate_calibration(c, s, start, n_reps=2, rng=4)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    # a Generator works too (the former study helper raised TypeError on one), and is not advanced
+    g = np.random.default_rng(4)
+    pd.testing.assert_frame_equal(validate_calibration(c, s, start, n_reps=2, rng=g).table, a.table)
+    pd.testing.assert_frame_equal(validate_calibration(c, s, start, n_reps=2, rng=g).table, a.table)

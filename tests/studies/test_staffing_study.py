@@ -1,21 +1,18 @@
-"""The ``staffing`` study: runs on the world, effect direction, CRN pairing, determinism, bad input."""
+"""The ``staffing`` study: runs on the world, effect direction, honest checks, determinism, bad input.
+
+The library pieces it calls (plan simulator, simulated requirements, plan verification, paired
+comparison, calibration check, ``Scaled``) are tested in ``tests/simulation``.
+"""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from servicelab.errors import DataError, DesignError, RunError
-from simulation import Exponential, LogNormal, ServiceLevel
-from studies.catalog.staffing import (
-    ScaledDistribution,
-    effect_quantiles,
-    erlang_requirements,
-    policy_comparison,
-)
+from studies.catalog.staffing import STUDY, StaffingWhatIf, effect_quantiles
 from studies.runner import run_study
 
 # small but real: two weeks of calibration data, 2 replications, a 3-day calibration check
@@ -37,10 +34,12 @@ def test_study_runs_and_writes_its_outputs(record):
     req = out.tables["requirements"]
     assert len(req) == 5 * 48  # five queues, 48 half hours
     assert req["arrivals"].gt(0).all()
-    # the service-level definition is explicit in the results and the report
+    # one service-level definition, named in words in the results and the report
     res = json.loads((record.path / "results.json").read_text())
-    assert res["service_level_definition"] == "answered within 20 s / offered"
-    assert "answered within 20 s / offered" in out.report_md
+    words = "answered within 20 s, over all offered contacts"
+    assert res["service_level_definition"].startswith(words)
+    assert res["service_level"]["key"] == "sl_20s"
+    assert words in out.report_md
     assert "agent-hours per week day" in record.headline
     # the Erlang A plan meets the target where Erlang A says so
     assert (req["erlang_sl_base"] >= 0.8 - 1e-9).all()
@@ -61,34 +60,35 @@ def test_handle_time_reduction_lowers_required_agents(record):
     assert (hi > lo).any()
 
 
-def test_erlang_requirements_monotone_in_handle_time():
-    prof = pd.DataFrame({"queue": "q", "slot": [0, 1, 2], "arrivals": [30.0, 90.0, 0.0]})
-    kw = {"target_sl": 0.8, "sl_threshold_s": 20.0}
-    lo = erlang_requirements(prof, {"q": 300.0}, {"q": 600.0}, factor=0.8, **kw)["required"]
-    mid = erlang_requirements(prof, {"q": 300.0}, {"q": 600.0}, factor=1.0, **kw)["required"]
-    hi = erlang_requirements(prof, {"q": 300.0}, {"q": 600.0}, factor=1.2, **kw)["required"]
-    assert (lo <= mid).all() and (mid <= hi).all()
-    assert lo.iloc[1] < hi.iloc[1] and mid.iloc[2] == 0
-
-
-def test_routing_comparison_is_paired_under_crn():
-    vols = {"a": np.full(48, 40.0), "b": np.full(48, 25.0)}
-    agents = {"a": np.full(48, 8), "b": np.full(48, 6)}
-    aht = {"a": LogNormal(300.0, 0.8), "b": Exponential(360.0)}
-
-    tab = policy_comparison(vols, agents, aht, {"a": Exponential(300.0), "b": Exponential(300.0)},
-                            policy_a="skills_overflow", policy_b="fifo", sl=ServiceLevel(20.0),
-                            n_reps=4, rng=3).set_index("measure")
-    # the same contacts in replication i of both policies: the work offered is identical, so
-    # occupancy differs far less between paired replications than between independent ones
-    assert tab.loc["occupancy", "variance_ratio"] > 10
-    assert tab.loc["sl_20s", "sd_diff"] < tab.loc["sl_20s", "sd_unpaired"]
-    row = tab.loc["sl_20s"]
-    assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
-    assert row["mean_diff"] == pytest.approx(row["mean_a"] - row["mean_b"])
+def test_the_checks_report_what_they_found(record):
+    out = record.output
+    res = json.loads((record.path / "results.json").read_text())
+    diags = {d.name: d for d in out.diagnostics}
+    # the plan check: counts of intervals that meet / are unclear / miss the target; "ok" only if all meet
+    ver = out.tables["plan_service_level"]
+    c = res["plan_check"]
+    assert c["meets"] + c["unclear"] + c["misses"] == c["intervals"] == len(ver) == 240
+    assert c["meets"] == int((ver["meets_target"] == "yes").sum())
+    assert (diags["plan_service_level"].status == "ok") == (c["meets"] == 240)
+    assert f"{c['unclear']} are unclear" in diags["plan_service_level"].message
+    assert f"{c['meets']} meet the target" in out.report_md
+    # service-level intervals are shares: never outside [0, 1]
+    assert ver["ci_low"].min() >= 0 and ver["ci_high"].max() <= 1
+    # the calibration check is judged at the target's threshold (20 s), not at 300 s
+    ck = out.tables["calibration_check"]
+    assert set(ck.loc[ck["judged"], "measure"]) == {"abandon_rate", "sl_20s"}
+    passed = bool(ck.loc[ck["judged"], "agrees"].all())
+    assert res["calibration_check_passed"] == passed
+    assert (diags["calibration"].status == "ok") == passed
+    # the variance ratio is stated with its direction
+    ratio = out.tables["routing"].set_index("measure").loc["sl_20s", "variance_ratio"]
+    phrase = "cut the variance" if ratio >= 1 else "did not reduce the variance"
+    assert phrase in res["routing_variance"] and phrase in out.report_md
 
 
 def test_same_seed_same_numbers(record, world_db, tmp_path):
+    import pandas as pd
+
     again = run_study("staffing", db=world_db, runs_dir=tmp_path, seed=5, params=FAST)
     a = json.loads((record.path / "results.json").read_text())
     b = json.loads((again.path / "results.json").read_text())
@@ -101,16 +101,9 @@ def test_effect_quantiles_from_normal_and_draws():
     q = effect_quantiles(-0.06, 0.0)
     assert q["low"] == q["point"] == q["high"] == -0.06
     draws = np.random.default_rng(0).normal(-0.05, 0.01, 4000)
-    q = effect_quantiles(-0.05, draws=draws, level=0.9)
+    q = effect_quantiles(-0.05, draws=draws, ci_level=0.9)
     assert q["low"] == pytest.approx(-0.05 - 1.645 * 0.01, abs=0.002)
     assert q["high"] == pytest.approx(-0.05 + 1.645 * 0.01, abs=0.002)
-
-
-def test_scaled_distribution_scales_mean_and_draws():
-    d = ScaledDistribution(Exponential(300.0), 0.9)
-    x = d.sample(np.random.default_rng(1), 20_000)
-    assert d.mean == pytest.approx(270.0)
-    assert x.mean() == pytest.approx(270.0, rel=0.03)
 
 
 @pytest.mark.parametrize("effect", [-1.0, -1.5, float("nan")])
@@ -122,22 +115,20 @@ def test_effect_at_or_below_minus_one_is_rejected(world_db, tmp_path, effect):
 def test_bad_inputs_raise_precise_errors(world_db, tmp_path):
     with pytest.raises(RunError, match="policy_a"):
         run_study("staffing", db=world_db, runs_dir=tmp_path, params={"policy_a": "random"})
+    params = {p.name: p.default for p in STUDY.params}
     with pytest.raises(DesignError, match="unknown routing policy"):
-        policy_comparison({"a": np.ones(48)}, {"a": np.ones(48, int)}, {"a": 300.0}, {"a": 300.0},
-                          policy_a="psychic", policy_b="fifo", sl=None, n_reps=2)
+        StaffingWhatIf.from_params({**params, "policy_b": "psychic"})
+    with pytest.raises(DesignError, match="must differ"):
+        StaffingWhatIf.from_params({**params, "policy_b": params["policy_a"]})
     with pytest.raises(DesignError, match="effect_sd"):
         effect_quantiles(-0.06, -0.1)
     with pytest.raises(DesignError, match="lower quantile"):
         effect_quantiles(-0.5, 0.5)
-    with pytest.raises(DesignError, match="positive"):
-        ScaledDistribution(Exponential(300.0), 0.0)
     with pytest.raises(DesignError, match="n_reps"):
         run_study("staffing", db=world_db, runs_dir=tmp_path, params={"n_reps": 1})
 
 
 def test_posterior_draws_drive_the_uncertainty(world_db, tmp_path):
-
-
     draws = np.random.default_rng(3).normal(-0.08, 0.015, size=400)
     np.save(tmp_path / "draws.npy", draws)
     rec = run_study("staffing", db=world_db, runs_dir=tmp_path, seed=2,
@@ -152,11 +143,17 @@ def test_posterior_draws_drive_the_uncertainty(world_db, tmp_path):
 
 
 def test_bad_effect_draws(world_db, tmp_path):
-
-
     with pytest.raises(DataError, match="does not exist"):
         run_study("staffing", db=world_db, runs_dir=tmp_path, params={"effect_draws": "nope.npy"})
     np.save(tmp_path / "bad.npy", np.array([-0.1, -1.5]))
     with pytest.raises(DataError, match="> -1"):
         run_study("staffing", db=world_db, runs_dir=tmp_path,
                   params={"effect_draws": str(tmp_path / "bad.npy")})
+
+
+def test_the_study_holds_no_library_code():
+    import studies.catalog.staffing as study
+
+    for name in ("ScaledDistribution", "calibration_check", "policy_comparison", "search_requirements",
+                 "_day_simulator", "_erlang_sl", "erlang_requirements"):
+        assert not hasattr(study, name), name
