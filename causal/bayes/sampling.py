@@ -6,10 +6,11 @@ Every model in :mod:`causal.bayes` samples through :func:`sample_model`, which
 - derives the sampler seed from ``rng`` (:func:`servicelab.random.seed_int`) so the same seed
   gives the same draws;
 - refuses a partial posterior: PyMC catches ``KeyboardInterrupt`` (Ctrl-C), stops the chain in
-  progress and returns what it has (in sequential sampling it even goes on with the next chain and
-  then drops the short one). :func:`sample_model` compares the chains and draws it got with the
-  request and re-raises :class:`KeyboardInterrupt` when they differ, so an interrupted study always
-  ends in a failed run, never in numbers from a truncated posterior;
+  progress and returns what it has (in sequential sampling it even goes on with the next chain,
+  then cuts all chains to the shortest or drops the short one). :func:`sample_model` compares
+  the chains and draws it got with the request and re-raises :class:`KeyboardInterrupt` when
+  they differ, so an interrupted study always ends in a failed run, never in numbers from a
+  truncated posterior;
 - records the chains, draws and tuning steps actually run on ``idata.attrs``
   (``servicelab_chains``, ``servicelab_draws``, ``servicelab_tune``, ``servicelab_backend``);
   :meth:`ConvergenceGate.check` reports them as the ``"sampled"`` diagnostic;
