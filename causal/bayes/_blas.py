@@ -19,7 +19,7 @@ non-``-l``/``-L`` flags to the compiler of every BLAS op, so its declarations an
 (``causal.bayes`` calls it first thing), and leaves everything alone when the user configured
 BLAS already (``blas__ldflags`` in ``PYTENSOR_FLAGS`` or in a ``.pytensorrc``), when PyTensor was
 imported before, or when scipy has no bundled OpenBLAS (conda builds link a system BLAS, which
-PyTensor finds itself).
+PyTensor finds itself). ``SERVICELAB_PYTENSOR_BLAS=0`` turns it off (the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def configure_pytensor_blas() -> str:
     Call it before ``import pytensor`` (``causal.bayes`` does). Returns ``""`` when nothing was
     changed (already configured by the user, PyTensor already imported, or no bundled OpenBLAS).
     """
-    if "pytensor" in sys.modules or _user_configured():
+    if ("pytensor" in sys.modules or _user_configured()
+            or os.environ.get("SERVICELAB_PYTENSOR_BLAS") == "0"):
         return ""
     flags = blas_ldflags()
     if not flags:
