@@ -17,7 +17,15 @@ ESS/s = minimum bulk ESS over the gated parameters (mu_tau, sigma_tau, tau, ...)
 wall time of ``pm.sample`` (compilation included, as a user pays it). Ratios are against the raw-row
 baseline measured in the same process.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/bayes_sampling.py [--n 1000000] [--raw-n 100000]``
+- ``pytensor_blas_linked`` (``--blas``): ``import causal.bayes`` plus a censored hierarchical fit
+  (8 queues x 600 contacts, 2 x 250 draws; the test suite's fixture) in a fresh process with
+  PyTensor linked to scipy's bundled OpenBLAS, against the baseline ``pytensor_no_blas`` in which
+  PyTensor searches for a system BLAS at import, finds none, warns and falls back to NumPy C-API
+  calls (``SERVICELAB_PYTENSOR_BLAS=0``). Each configuration runs twice and the second (warm
+  compile cache) counts. Reports wall and CPU seconds and whether the BLAS warning appeared.
+
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/bayes_sampling.py [--n 1000000] [--raw-n 100000]``;
+``python benchmarks/bayes_sampling.py --blas`` for the BLAS cases only.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +71,54 @@ def _case(name: str, frame, spec: HierarchicalEffects, seed: int) -> dict:
             "gate": {d.name: d.status for d in spec.gate.check(idata, names)}}
 
 
+_BLAS_CHILD = """
+import time, warnings, resource
+t0 = time.perf_counter()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import causal.bayes
+    import pytensor
+    from causal.bayes import HierarchicalEffects, Sampler, simulate_hierarchical
+    t_import = time.perf_counter() - t0
+    frame, _ = simulate_hierarchical(8, 600, mu_tau=-0.25, sigma_tau=0.08, horizon_scale=12000.0,
+                                     rng=11)
+    spec = HierarchicalEffects("duration_s", "treated", event="event", horizon="horizon_s",
+                               sampler=Sampler(draws=250, tune=250, chains=2))
+    t1 = time.perf_counter()
+    spec.fit(frame, rng=5)
+    t_fit = time.perf_counter() - t1
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"import_s": t_import, "fit_s": t_fit, "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                  "ldflags": bool(pytensor.config.blas__ldflags),
+                  "blas_warning": any("could not link to a BLAS" in str(w.message)
+                                      for w in caught)}))
+"""
+
+
+def _blas_cases() -> list[dict]:
+    out = {}
+    for name, env in (("pytensor_no_blas", {"SERVICELAB_PYTENSOR_BLAS": "0"}),
+                      ("pytensor_blas_linked", {})):
+        e = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"} | env
+        code = "import json\n" + _BLAS_CHILD
+        runs = [subprocess.run([sys.executable, "-c", code], env=e, capture_output=True,
+                               text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+                for _ in range(2)]
+        out[name] = json.loads(runs[-1].stdout.strip().splitlines()[-1])
+    base = out["pytensor_no_blas"]
+    rows = []
+    for name, r in out.items():
+        total = r["import_s"] + r["fit_s"]
+        base_total = base["import_s"] + base["fit_s"]
+        rows.append({"case": name, "import_s": round(r["import_s"], 2),
+                     "fit_s": round(r["fit_s"], 2), "total_s": round(total, 2),
+                     "cpu_s": round(r["cpu_s"], 2), "blas_linked": r["ldflags"],
+                     "blas_warning": r["blas_warning"], "baseline": "pytensor_no_blas",
+                     "baseline_total_s": round(base_total, 2),
+                     "ratio": round(base_total / total, 2)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -69,7 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--raw-draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--blas", action="store_true", help="only the BLAS on/off cases")
     args = ap.parse_args(argv)
+    if args.blas:
+        for r in _blas_cases():
+            print(json.dumps(r), flush=True)
+        return
     logging.getLogger("pymc").setLevel(logging.WARNING)
     frame, _ = simulate_hierarchical(args.queues, args.n // args.queues, rng=args.seed)
     raw_frame = frame.sample(n=min(args.raw_n, len(frame)), random_state=args.seed)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _link_pytensor_to_scipy_openblas() -> None:
+    """Set PyTensor's ``blas__ldflags`` before any test module imports pymc.
+
+    PyTensor reads ``PYTENSOR_FLAGS`` once, at import; ``causal.bayes`` configures it for users,
+    but a test module may import pymc first. The module is loaded from its file so that this
+    conftest does not import causal.bayes (and pymc) for every test session.
+    """
+    path = Path(__file__).resolve().parents[1] / "causal" / "bayes" / "_blas.py"
+    spec = importlib.util.spec_from_file_location("_servicelab_pytensor_blas", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.configure_pytensor_blas()
+
+
+_link_pytensor_to_scipy_openblas()
 
 WORLD_SEED = 11
 WORLD_SCALE = 0.05

@@ -23,6 +23,20 @@ Scale. The likelihood is evaluated on sufficient statistics per cell (stratum x 
   Continuous covariates
   would also break the reduction; only categorical covariates are supported here (bin a
   continuous one, or use ``aggregate=False`` to fit on raw rows).
+
+Pooling. With one group, or ``pooling="none"``, there is no group level: each group's baseline
+and effect get their own fixed priors (``alpha ~ Normal(pooled mean, intercept_sd)``,
+``tau ~ Normal(0, effect_sd)``). A hierarchy over a single group has nothing to pool and its
+``sigma_alpha`` funnel makes NUTS diverge.
+
+Censored outcomes: what is reported. With open tickets the plain mean of the lognormal depends on
+the tail past the longest follow-up (with 74% open after 52 weeks it is a pure extrapolation), so
+a censored model **refuses the mean**: no ``ate_*`` columns. It reports, per group and overall,
+the restricted mean up to a horizon ``tau`` inside the follow-up (``rmst_*``, seconds; the
+``overall`` estimate), the ratio of quantiles both arms' Kaplan–Meier curves reach before ``tau``
+(``ratio_q50_*``...) and the difference in P(resolved by t) at times inside the follow-up
+(``p_resolved_<t>s_*``); see :mod:`causal.bayes.survival`. The summary states how far the refused
+mean lies past the follow-up.
 """
 
 from __future__ import annotations
@@ -40,11 +54,21 @@ from scipy import special
 
 from causal.bayes._data import binary, codes, positive, require_columns
 from causal.bayes.sampling import ConvergenceGate, Sampler, sample_model, save_netcdf
+from causal.bayes.survival import (
+    FollowUp,
+    kaplan_meier,
+    lognormal_rmst,
+    mixture_cdf,
+    mixture_quantile,
+)
 from causal.results import EffectEstimate
 from servicelab import DataError, DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
 
 Likelihood = Literal["lognormal", "bernoulli"]
+Pooling = Literal["partial", "none"]
 GATED = ("mu_alpha", "sigma_alpha", "alpha", "mu_tau", "sigma_tau", "tau", "sigma")
+GATE_NAMES = ("rhat", "ess_bulk", "ess_tail", "divergences", "sampled")
+MAX_SURVIVAL_DRAWS = 1000  # posterior draws used for survival-scale effects (evenly thinned)
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,9 @@ class Prepared:
     n_rows: int
     empty_arm_groups: list[str] = field(default_factory=list)
     horizon_rows: pd.DataFrame | None = None  # stratum, arm, log_h, open (censored models)
+    followup: FollowUp | None = None  # censored models: horizon and supported scales
+    survival_rows: pd.DataFrame | None = None  # censored models: g, arm, time, event (all rows)
+    pooled: bool = True  # False: no group level (one group, or pooling="none")
 
 
 @dataclass(frozen=True)
@@ -106,6 +133,20 @@ class HierarchicalEffects:
     empty_arm : {"error", "pool"}
         A group with no contacts in one arm raises :class:`DataError` (default), or, with
         ``"pool"``, is kept and its effect comes from pooling alone (a warning diagnostic).
+    pooling : {"partial", "none"}
+        ``"partial"`` (default) pools baselines and effects across groups; ``"none"`` fits each
+        group with fixed priors and no group level (used automatically when there is one group).
+    quantiles : tuple of float
+        Censored models: quantiles whose treatment/control ratio is reported, when both arms'
+        Kaplan–Meier curves reach them before the RMST horizon.
+    rmst_horizon : float or None
+        Censored models: horizon ``tau`` (seconds) of the restricted mean; must lie inside the
+        follow-up. ``None``: the largest time with ``min_at_risk_share`` of each arm at risk.
+    min_at_risk_share : float
+        Share of each arm that must still be at risk at the default horizon (and >= 10 contacts).
+    resolved_by : tuple of float or None
+        Censored models: times (seconds, inside the follow-up) for P(resolved by t);
+        ``None``: ``(tau / 2, tau)``.
     effect_sd : float
         Prior sd of the mean effect ``mu_tau`` (model scale).
     effect_spread_sd : float
@@ -125,6 +166,12 @@ class HierarchicalEffects:
     >>> spec = HierarchicalEffects("handle_s", "treated", group="queue")
     >>> result = spec.fit(frame, rng=7)  # doctest: +SKIP
     >>> result.effects[["group", "ate_mean", "p_positive"]]  # doctest: +SKIP
+
+    Time to resolution with open tickets (effects on supported scales only):
+
+    >>> spec = HierarchicalEffects("duration_s", "treated", event="event", horizon="horizon_s")
+    >>> result = spec.fit(frame, rng=7)  # doctest: +SKIP
+    >>> result.scales  # RMST difference, quantile ratios, P(resolved by t)  # doctest: +SKIP
     """
 
     outcome: str
@@ -139,6 +186,11 @@ class HierarchicalEffects:
     censor_grid: float | None = 0.005
     centred: bool = False
     empty_arm: Literal["error", "pool"] = "error"
+    pooling: Pooling = "partial"
+    quantiles: tuple[float, ...] = (0.25, 0.5)
+    rmst_horizon: float | None = None
+    min_at_risk_share: float = 0.05
+    resolved_by: tuple[float, ...] | None = None
     effect_sd: float = 0.5
     effect_spread_sd: float = 0.2
     intercept_sd: float = 2.0
@@ -158,6 +210,19 @@ class HierarchicalEffects:
             raise DesignError("event (censoring) is only supported with likelihood='lognormal'")
         if self.empty_arm not in ("error", "pool"):
             raise DesignError(f"empty_arm must be 'error' or 'pool'; got {self.empty_arm!r}")
+        if self.pooling not in ("partial", "none"):
+            raise DesignError(f"pooling must be 'partial' or 'none'; got {self.pooling!r}")
+        if self.pooling == "none" and self.extra_groups:
+            raise DesignError("pooling='none' fits each group on its own; extra_groups need "
+                              "partial pooling. Move them to covariates= or use pooling='partial'")
+        if self.pooling == "none" and self.empty_arm == "pool":
+            raise DesignError("empty_arm='pool' borrows the effect from other groups, which "
+                              "pooling='none' does not do; drop the empty groups instead")
+        if not all(0 < q < 1 for q in self.quantiles):
+            raise DesignError(f"quantiles must lie in (0, 1); got {self.quantiles}")
+        if not 0 < self.min_at_risk_share < 1:
+            raise DesignError(f"min_at_risk_share must lie in (0, 1); got "
+                              f"{self.min_at_risk_share}")
         for name in ("effect_sd", "effect_spread_sd", "intercept_sd"):
             if not getattr(self, name) > 0:
                 raise DesignError(f"{name} must be > 0; got {getattr(self, name)}")
@@ -236,8 +301,17 @@ class HierarchicalEffects:
             horizon_rows = pd.DataFrame({"stratum": stratum, "arm": arm,
                                          "log_h": np.log(np.maximum(h, 1e-9)),
                                          "open": 1 - event})
+        followup = survival_rows = None
+        if self.event is not None:
+            followup = FollowUp.from_data(
+                y, event, arm, quantiles=self.quantiles, horizon=self.rmst_horizon,
+                resolved_by=self.resolved_by, min_at_risk_share=self.min_at_risk_share)
+            survival_rows = pd.DataFrame({"g": g, "stratum": stratum, "arm": arm, "time": y,
+                                          "event": event})
         return Prepared(self.likelihood, g_levels, extra_levels, cov_levels, strata, cells,
-                        censored, rows, no_pool, pooled, len(frame), empty, horizon_rows)
+                        censored, rows, no_pool, pooled, len(frame), empty, horizon_rows,
+                        followup, survival_rows,
+                        pooled=self.pooling == "partial" and len(g_levels) > 1)
 
     def _check_horizon(self, frame: pd.DataFrame, y: np.ndarray, event: np.ndarray) -> None:
         h = pd.to_numeric(frame[self.horizon], errors="coerce").to_numpy(dtype=float)
@@ -274,17 +348,23 @@ class HierarchicalEffects:
             loc0, spread = float(special.logit(rate)), 1.0
         s_g = S["g"].to_numpy()
         with pm.Model(coords=coords) as model:
-            mu_alpha = pm.Normal("mu_alpha", loc0, self.intercept_sd)
-            sigma_alpha = pm.HalfNormal("sigma_alpha", 1.0)
-            # baselines are pinned by the data in every realistic cell: centred parameterisation
-            alpha = pm.Normal("alpha", mu_alpha, sigma_alpha, dims="group")
-            mu_tau = pm.Normal("mu_tau", 0.0, self.effect_sd)
-            sigma_tau = pm.HalfNormal("sigma_tau", self.effect_spread_sd)
-            if self.centred:
-                tau_g = pm.Normal("tau", mu_tau, sigma_tau, dims="group")
+            if not prep.pooled:
+                # one group, or pooling="none": fixed priors, no group level (a hierarchy over
+                # one group has nothing to pool, and its sigma_alpha funnel diverges)
+                alpha = pm.Normal("alpha", loc0, self.intercept_sd, dims="group")
+                tau_g = pm.Normal("tau", 0.0, self.effect_sd, dims="group")
             else:
-                tau_z = pm.Normal("tau_z", 0.0, 1.0, dims="group")
-                tau_g = pm.Deterministic("tau", mu_tau + sigma_tau * tau_z, dims="group")
+                mu_alpha = pm.Normal("mu_alpha", loc0, self.intercept_sd)
+                sigma_alpha = pm.HalfNormal("sigma_alpha", 1.0)
+                # baselines are pinned by the data in every realistic cell: centred
+                alpha = pm.Normal("alpha", mu_alpha, sigma_alpha, dims="group")
+                mu_tau = pm.Normal("mu_tau", 0.0, self.effect_sd)
+                sigma_tau = pm.HalfNormal("sigma_tau", self.effect_spread_sd)
+                if self.centred:
+                    tau_g = pm.Normal("tau", mu_tau, sigma_tau, dims="group")
+                else:
+                    tau_z = pm.Normal("tau_z", 0.0, 1.0, dims="group")
+                    tau_g = pm.Deterministic("tau", mu_tau + sigma_tau * tau_z, dims="group")
             eta = alpha[s_g]
             tau = tau_g[s_g]
             for e in prep.extra_levels:
@@ -350,20 +430,37 @@ class HierarchicalEffects:
         """
         prep = self.prepare(frame)
         model = self.build_model(prep)
-        idata = sample_model(model, self.sampler, rng)
-        return self.result_from(prep, model, idata)
+        gen = resolve_rng(rng)
+        idata = sample_model(model, self.sampler, gen)
+        return self.result_from(prep, model, idata, rng=gen)
 
-    def result_from(self, prep: Prepared, model: pm.Model, idata: az.InferenceData
-                    ) -> HierarchicalResult:
-        """Build the result from an existing posterior (used by :meth:`fit` and calibration)."""
+    def result_from(self, prep: Prepared, model: pm.Model, idata: az.InferenceData,
+                    rng: RNGLike = None) -> HierarchicalResult:
+        """Build the result from an existing posterior (used by :meth:`fit` and calibration).
+
+        ``rng`` drives the posterior predictive simulation behind the ``ppc_coverage``
+        diagnostic.
+        """
         diags = list(self.gate.check(idata, [v for v in GATED if v in idata.posterior]))
         if prep.empty_arm_groups:
             diags.append(Diagnostic(
                 "empty_arm", "warning",
                 f"{self.group} {prep.empty_arm_groups} have contacts in one arm only; their "
                 "effects come from partial pooling alone", float(len(prep.empty_arm_groups))))
-        effects, overall = _effects_table(self, prep, idata)
-        return HierarchicalResult(self, prep, idata, effects, overall, tuple(diags), model)
+        if prep.followup is not None:
+            diags.append(prep.followup.diagnostic())
+        if prep.likelihood == "lognormal" and prep.followup is not None:
+            effects, overall, scales, extra = _survival_effects(self, prep, idata)
+            diags += extra
+        else:
+            effects, overall = _effects_table(self, prep, idata)
+            scales = None
+        result = HierarchicalResult(self, prep, idata, effects, overall, tuple(diags), model,
+                                    scales)
+        diags.append(result._ppc_diagnostic(rng))
+        # the overall estimate carries every check of the fit it came from
+        return replace(result, diagnostics=tuple(diags),
+                       overall=overall.with_diagnostics(*diags))
 
     def prior_predictive(self, frame: pd.DataFrame, draws: int = 500, rng: RNGLike = None
                          ) -> PriorPredictiveCheck:
@@ -439,7 +536,12 @@ class PriorPredictiveCheck:
 
 @dataclass(frozen=True)
 class HierarchicalResult:
-    """Posterior of the hierarchical model: per-group effects, overall ATE, gate diagnostics."""
+    """Posterior of the hierarchical model: per-group effects, overall effect, diagnostics.
+
+    ``overall`` is the ATE in outcome units for an uncensored model, and the difference in
+    restricted mean time up to the horizon ``tau`` (seconds) for a censored one; ``scales``
+    (censored models) holds every overall effect on a supported scale, one row each.
+    """
 
     spec: HierarchicalEffects
     prepared: Prepared = field(repr=False)
@@ -448,31 +550,89 @@ class HierarchicalResult:
     overall: EffectEstimate = field(repr=False)
     diagnostics: tuple[Diagnostic, ...] = ()
     model: pm.Model | None = field(default=None, repr=False, compare=False)
+    scales: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
-        return all(d.status != "fail" for d in self.diagnostics if d.name != "empty_arm")
+        """Whether the convergence gate passed (the model checks are separate diagnostics)."""
+        return all(d.status != "fail" for d in self.diagnostics if d.name in GATE_NAMES)
+
+    @property
+    def censored(self) -> bool:
+        return self.prepared.followup is not None
 
     def summary(self) -> Summary:
-        """Per-group table and overall effect, with the gate diagnostics."""
+        """Per-group table and overall effect, with the gate and model diagnostics."""
         s = self.spec
-        cols = ["group", "n_control", "n_treated", "nopool", "tau_mean", "tau_low", "tau_high",
-                "ate_mean", "ate_low", "ate_high", "relative_mean", "p_positive"]
-        info = {
+        lvl = f"{int(s.ci_level * 100)}%"
+        info: dict[str, Any] = {
             "estimand": s.estimand, "population": s.population,
             "likelihood": s.likelihood + (" (right-censored)" if s.event else ""),
             "model scale": "log" if s.likelihood == "lognormal" else "logit",
-            "overall ATE": self.overall.estimate,
-            f"overall {int(s.ci_level * 100)}% interval": (round(self.overall.ci_low, 4),
-                                                           round(self.overall.ci_high, 4)),
+            "pooling": ("partial" if self.prepared.pooled else
+                        "none (one group)" if len(self.prepared.group_levels) == 1 else "none"),
+            f"overall: {self.overall.estimand}": self.overall.estimate,
+            f"overall {lvl} interval": (round(self.overall.ci_low, 4),
+                                        round(self.overall.ci_high, 4)),
             "n": self.prepared.n_rows,
             "open (censored) rows": int(self.prepared.censored["count"].sum()),
             "fit on": "sufficient statistics" if s.aggregate else "raw rows",
         }
+        if self.censored:
+            fu = self.prepared.followup
+            cols = ["group", "n_control", "n_treated", "nopool", "tau_mean", "tau_low",
+                    "tau_high", "rmst_diff_mean", "rmst_diff_low", "rmst_diff_high",
+                    *[c for c in self.effects if c.startswith("ratio_q") and c.endswith("_mean")],
+                    "p_positive"]
+            info["RMST horizon tau (s)"] = round(fu.tau, 1)
+            info["longest follow-up (s)"] = round(fu.max_time, 1)
+            info["mean (refused)"] = self._mean_refusal()
+            notes = ((f"tau: effect on log(time), i.e. the within-stratum quantile ratio "
+                      f"exp(tau); rmst: restricted mean time up to tau = {fu.tau:.4g} s "
+                      "(seconds; treatment minus control); ratio_qXX: ratio of the XX% "
+                      "quantiles, shown only where both arms reach them within tau; "
+                      "p_positive = P(RMST difference > 0)."),)
+        else:
+            cols = ["group", "n_control", "n_treated", "nopool", "tau_mean", "tau_low",
+                    "tau_high", "ate_mean", "ate_low", "ate_high", "relative_mean", "p_positive"]
+            notes = (("tau: effect on the model scale; ate: outcome units; "
+                      "p_positive = P(ATE > 0)."),)
         return Summary(f"Hierarchical effects of {s.treatment} on {s.outcome} by {s.group}",
-                       self.effects[cols], info=info, diagnostics=self.diagnostics,
-                       notes=(("tau: effect on the model scale; ate: outcome units; "
-                               "p_positive = P(ATE > 0)."),))
+                       self.effects[cols], info=info, diagnostics=self.diagnostics, notes=notes)
+
+    def _mean_refusal(self) -> str:
+        """Why the mean is not reported, with how far the fitted mean lies past the follow-up."""
+        post = self.idata.posterior
+        prep = self.prepared
+        eta = post["eta_s"].values.reshape(-1, len(prep.strata))
+        sig = post["sigma"].values.reshape(eta.shape[0], -1)[:, prep.strata["g"].to_numpy()]
+        w = prep.strata["n"].to_numpy(float)
+        mean0 = float(np.median(np.exp(eta + sig**2 / 2) @ (w / w.sum())))
+        times = mean0 / prep.followup.max_time
+        where = ("past" if times > 1 else "inside")
+        return (f"not reported: the fitted lognormal mean (control) lies at {times:.2g}x the "
+                f"longest follow-up ({where} it) and, with {prep.followup.open_share:.0%} of "
+                "tickets open, depends on the unobserved tail; use the RMST difference")
+
+    def _ppc_diagnostic(self, rng: RNGLike = None) -> Diagnostic:
+        """``ppc_coverage``: warn when fewer cells than nominal sit inside their 95% bands."""
+        try:
+            obs, lo, hi, label = self._ppc(rng)
+        except DesignError as exc:
+            return Diagnostic("ppc_coverage", "warning",
+                              f"posterior predictive check not run: {exc}")
+        k = len(obs)
+        share = float(np.mean((lo <= obs) & (obs <= hi)))
+        allowance = 3 * np.sqrt(0.95 * 0.05 / max(k, 1))
+        floor = 0.95 - allowance
+        ok = share >= floor
+        return Diagnostic(
+            "ppc_coverage", "ok" if ok else "warning",
+            f"{share:.0%} of {k} cells inside their 95% posterior predictive bands ({label}; "
+            f"warning below {floor:.0%} = nominal 95% minus 3 binomial SDs)" + (
+                "" if ok else ": the model does not reproduce the data, so its effects can be "
+                "far off even on supported scales; check the outcome distribution (a mixture? "
+                "a floor?) before using them"), share)
 
     def plot(self, ax: plt.Axes | None = None) -> plt.Axes:
         """Shrinkage plot: no pooling, partial pooling and complete pooling (model scale)."""
@@ -576,11 +736,19 @@ class HierarchicalResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: spec fields, overall effect, the per-group table and diagnostics."""
+        fu = self.prepared.followup
         return jsonable({
             "outcome": self.spec.outcome, "treatment": self.spec.treatment,
             "group": self.spec.group, "likelihood": self.spec.likelihood,
             "censored": self.spec.event is not None,
+            "pooled": self.prepared.pooled,
             "overall": self.overall.to_dict(),
+            "scales": None if self.scales is None else self.scales.to_dict(orient="records"),
+            "follow_up": None if fu is None else {
+                "max_time_s": fu.max_time, "rmst_horizon_s": fu.tau, "rule": fu.tau_rule,
+                "at_risk": list(fu.at_risk), "quantiles": list(fu.quantiles),
+                "unsupported_quantiles": list(fu.unsupported_quantiles),
+                "resolved_by_s": list(fu.resolved_by)},
             "complete_pooling": {"estimate": self.prepared.complete_pooling[0],
                                  "se": self.prepared.complete_pooling[1]},
             "effects": self.effects.to_dict(orient="records"),
@@ -703,3 +871,163 @@ def _effects_table(spec: HierarchicalEffects, prep: Prepared, idata: az.Inferenc
         float(ate.mean()), float(ate.std(ddof=1)), float(np.quantile(ate, a)),
         float(np.quantile(ate, 1 - a)), spec.ci_level, None, prep.n_rows)
     return pd.DataFrame(rows), overall
+
+
+def _survival_effects(spec: HierarchicalEffects, prep: Prepared, idata: az.InferenceData
+                      ) -> tuple[pd.DataFrame, EffectEstimate, pd.DataFrame, list[Diagnostic]]:
+    """Per-group and overall effects of a censored model on the supported scales.
+
+    Posterior draws (thinned to at most ``MAX_SURVIVAL_DRAWS``) of each stratum's lognormal give
+    the arms' restricted means, quantiles and resolved shares, mixed over the strata of a group
+    (or of all groups) with weights = contacts per stratum. Also returns the ``km_agreement``
+    diagnostic: the model's survival per arm against the Kaplan–Meier estimate at five times
+    inside the horizon.
+    """
+    a = (1 - spec.ci_level) / 2
+    fu = prep.followup
+    post = idata.posterior
+    n_s = len(prep.strata)
+    eta = post["eta_s"].values.reshape(-1, n_s)
+    tau_s = post["tau_s"].values.reshape(-1, n_s)
+    sg = prep.strata["g"].to_numpy()
+    sig = post["sigma"].values.reshape(eta.shape[0], -1)[:, sg]
+    keep = np.unique(np.linspace(0, eta.shape[0] - 1, min(eta.shape[0], MAX_SURVIVAL_DRAWS))
+                     .round().astype(int))
+    eta, tau_s, sig = eta[keep], tau_s[keep], sig[keep]
+    tau_g = post["tau"].values.reshape(-1, len(prep.group_levels))
+    mus = (eta, eta + tau_s)
+    w_all = prep.strata["n"].to_numpy(float)
+    rows_s = prep.survival_rows
+    log_t = [np.log(t) for t in fu.resolved_by]
+
+    def arm_draws(mask: np.ndarray) -> dict[str, list[np.ndarray]]:
+        w = w_all[mask] / w_all[mask].sum()
+        out: dict[str, list[np.ndarray]] = {"rmst": [], "F": [], **{f"q{q}": [] for q in
+                                                                   spec.quantiles}}
+        for mu in mus:
+            m, sd = mu[:, mask], sig[:, mask]
+            out["rmst"].append(lognormal_rmst(m, sd, fu.tau) @ w)
+            out["F"].append(np.stack([mixture_cdf(lt, m, sd, w) for lt in log_t]))
+            for q in spec.quantiles:
+                out[f"q{q}"].append(mixture_quantile(q, m, sd, w))
+        return out
+
+    def supported(groups_mask: np.ndarray) -> tuple[float, ...]:
+        r = rows_s[groups_mask]
+        km = [kaplan_meier(r.loc[r["arm"] == k, "time"].to_numpy(),
+                           r.loc[r["arm"] == k, "event"].to_numpy(), [fu.tau])[0][0]
+              if (r["arm"] == k).any() else 1.0 for k in (0, 1)]
+        return tuple(q for q in spec.quantiles if max(km) <= 1 - q)
+
+    def summarise(d: dict[str, list[np.ndarray]], ok_q: tuple[float, ...]) -> dict[str, float]:
+        diff = d["rmst"][1] - d["rmst"][0]
+        row = {"rmst_control": float(d["rmst"][0].mean()),
+               "rmst_treated": float(d["rmst"][1].mean()),
+               "rmst_diff_mean": float(diff.mean()), "rmst_diff_low": float(np.quantile(diff, a)),
+               "rmst_diff_high": float(np.quantile(diff, 1 - a)),
+               "p_positive": float((diff > 0).mean())}
+        for q in spec.quantiles:
+            key = f"ratio_q{round(100 * q):02d}"
+            r = d[f"q{q}"][1] / d[f"q{q}"][0]
+            good = q in ok_q
+            row[f"{key}_mean"] = float(r.mean()) if good else float("nan")
+            row[f"{key}_low"] = float(np.quantile(r, a)) if good else float("nan")
+            row[f"{key}_high"] = float(np.quantile(r, 1 - a)) if good else float("nan")
+        for j, t in enumerate(fu.resolved_by):
+            key = f"p_resolved_{t:.0f}s"
+            dd = d["F"][1][j] - d["F"][0][j]
+            row[f"{key}_control"] = float(d["F"][0][j].mean())
+            row[f"{key}_diff_mean"] = float(dd.mean())
+            row[f"{key}_diff_low"] = float(np.quantile(dd, a))
+            row[f"{key}_diff_high"] = float(np.quantile(dd, 1 - a))
+        return row
+
+    rows = []
+    missing_q: dict[str, list[float]] = {}
+    for gi, level in enumerate(prep.group_levels):
+        np_row = prep.no_pooling.iloc[gi]
+        ok_q = supported((rows_s["g"] == gi).to_numpy())
+        if set(spec.quantiles) - set(ok_q):
+            missing_q[level] = sorted(set(spec.quantiles) - set(ok_q))
+        rows.append({
+            "group": level, "n_control": int(np_row["n_control"]),
+            "n_treated": int(np_row["n_treated"]),
+            "n_total": int(np_row["n_control"] + np_row["n_treated"]),
+            "nopool": float(np_row["nopool"]), "nopool_se": float(np_row["nopool_se"]),
+            "tau_mean": float(tau_g[:, gi].mean()),
+            "tau_low": float(np.quantile(tau_g[:, gi], a)),
+            "tau_high": float(np.quantile(tau_g[:, gi], 1 - a)),
+            **summarise(arm_draws(sg == gi), ok_q)})
+    effects = pd.DataFrame(rows)
+
+    d_all = arm_draws(np.ones(n_s, dtype=bool))
+    diff = d_all["rmst"][1] - d_all["rmst"][0]
+    est = f"RMST difference up to tau = {fu.tau:.4g} s (seconds)"
+    overall = EffectEstimate(
+        est, spec.population,
+        "censored lognormal model, restricted mean (posterior mean, equal-tailed interval)",
+        float(diff.mean()), float(diff.std(ddof=1)), float(np.quantile(diff, a)),
+        float(np.quantile(diff, 1 - a)), spec.ci_level, None, prep.n_rows)
+    scale_rows = [{"quantity": est, "control": float(d_all["rmst"][0].mean()),
+                   "treatment": float(d_all["rmst"][1].mean()), "effect": overall.estimate,
+                   "ci_low": overall.ci_low, "ci_high": overall.ci_high,
+                   "p_positive": float((diff > 0).mean())}]
+    for q in fu.quantiles:
+        r = d_all[f"q{q}"][1] / d_all[f"q{q}"][0]
+        scale_rows.append({"quantity": f"ratio of {q:.0%} quantiles (treatment / control)",
+                           "control": float(d_all[f"q{q}"][0].mean()),
+                           "treatment": float(d_all[f"q{q}"][1].mean()),
+                           "effect": float(r.mean()), "ci_low": float(np.quantile(r, a)),
+                           "ci_high": float(np.quantile(r, 1 - a)),
+                           "p_positive": float((r > 1).mean())})
+    for j, t in enumerate(fu.resolved_by):
+        dd = d_all["F"][1][j] - d_all["F"][0][j]
+        scale_rows.append({"quantity": f"P(resolved by {t:.4g} s) difference",
+                           "control": float(d_all["F"][0][j].mean()),
+                           "treatment": float(d_all["F"][1][j].mean()),
+                           "effect": float(dd.mean()), "ci_low": float(np.quantile(dd, a)),
+                           "ci_high": float(np.quantile(dd, 1 - a)),
+                           "p_positive": float((dd > 0).mean())})
+    diags = [_km_agreement(prep, mus, sig, w_all)]
+    if missing_q:
+        diags.append(Diagnostic(
+            "quantiles_by_group", "warning",
+            f"quantile ratios not reported where a group's Kaplan-Meier curves do not reach them "
+            f"within tau = {fu.tau:.4g} s: {dict(list(missing_q.items())[:5])}",
+            float(len(missing_q))))
+    return effects, overall, pd.DataFrame(scale_rows), diags
+
+
+def _km_agreement(prep: Prepared, mus: tuple[np.ndarray, np.ndarray], sig: np.ndarray,
+                  w: np.ndarray) -> Diagnostic:
+    """Model survival per arm against Kaplan–Meier at five times inside the horizon (no truth)."""
+    fu = prep.followup
+    r = prep.survival_rows
+    ev = r.loc[(r["event"] == 1) & (r["time"] <= fu.tau), "time"].to_numpy()
+    if len(ev) < 5:
+        return Diagnostic("km_agreement", "warning",
+                          "fewer than 5 resolutions before tau: the model's survival curve "
+                          "cannot be checked against Kaplan-Meier")
+    checks = np.quantile(ev, [0.1, 0.3, 0.5, 0.7, 0.9])
+    worst, where = 0.0, ""
+    for arm in (0, 1):
+        m = r["arm"].to_numpy() == arm
+        km, se = kaplan_meier(r["time"].to_numpy()[m], r["event"].to_numpy()[m], checks)
+        # the model's marginal survival for the rows of this arm (their strata mix)
+        w_arm = np.bincount(r["stratum"].to_numpy()[m], minlength=len(w)).astype(float)
+        w_arm /= w_arm.sum()
+        model_s = 1 - np.stack([mixture_cdf(np.log(t), mus[arm], sig, w_arm) for t in checks])
+        z = (km - model_s.mean(axis=1)) / np.sqrt(se**2 + model_s.var(axis=1) + 1e-12)
+        j = int(np.argmax(np.abs(z)))
+        if abs(z[j]) > abs(worst):
+            worst = float(z[j])
+            where = (f"{'treatment' if arm else 'control'} at t = {checks[j]:.4g} s: "
+                     f"Kaplan-Meier {km[j]:.3f}, model {model_s[j].mean():.3f}")
+    ok = abs(worst) <= 4.0
+    return Diagnostic(
+        "km_agreement", "ok" if ok else "warning",
+        f"model survival against Kaplan-Meier at 5 times inside tau, worst |z| = {abs(worst):.1f} "
+        f"({where}; warning above 4)" + (
+            "" if ok else ": the lognormal does not fit the observed resolution curve, so the "
+            "RMST, quantile and P(resolved) effects are model-dependent; compare with a "
+            "nonparametric analysis"), abs(worst))

@@ -1,4 +1,8 @@
-"""Bayesian interrupted time series in the style of CausalImpact.
+"""Bayesian interrupted time series in the style of CausalImpact: :class:`BayesianITS`.
+
+(Named apart from :class:`causal.quasi.InterruptedTimeSeries`, the frequentist segmented
+regression. The old name ``causal.bayes.InterruptedTimeSeries`` still works, with a
+:class:`~causal.bayes.BayesDeprecationWarning`.)
 
 A structural time-series model is fitted to the pre-period only::
 
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from causal.bayes._compat import deprecated_alias
 from causal.bayes._data import require_columns
 from causal.bayes.sampling import ConvergenceGate, Sampler, sample_model, save_netcdf
 from causal.results import EffectEstimate
@@ -32,7 +37,7 @@ from servicelab import DataError, DesignError, Diagnostic, RNGLike, Summary, jso
 
 
 @dataclass(frozen=True)
-class InterruptedTimeSeries:
+class BayesianITS:
     """Pre/post counterfactual from a trend + seasonality + random-walk model (spec).
 
     Parameters
@@ -52,7 +57,7 @@ class InterruptedTimeSeries:
 
     Examples
     --------
-    >>> its = InterruptedTimeSeries("handle_s", "day", intervention=pd.Timestamp("2026-02-02"))
+    >>> its = BayesianITS("handle_s", "day", intervention=pd.Timestamp("2026-02-02"))
     >>> res = its.fit(daily, rng=3)  # doctest: +SKIP
     >>> res.average_effect.estimate  # doctest: +SKIP
     """
@@ -68,8 +73,8 @@ class InterruptedTimeSeries:
     ci_level: float = 0.95
     population: str = "the treated series over the post-period"
 
-    def fit(self, frame: pd.DataFrame, rng: RNGLike = None) -> ITSResult:
-        require_columns(frame, [self.value, self.time], "InterruptedTimeSeries")
+    def fit(self, frame: pd.DataFrame, rng: RNGLike = None) -> BayesianITSResult:
+        require_columns(frame, [self.value, self.time], "BayesianITS")
         f = frame[[self.time, self.value]].sort_values(self.time).reset_index(drop=True)
         if f[self.time].duplicated().any():
             raise DataError(f"column {self.time!r} has duplicate periods; aggregate to one row each")
@@ -108,14 +113,14 @@ class InterruptedTimeSeries:
         mu_d = idata.posterior["mu"].values.reshape(-1, T)
         sig_d = idata.posterior["sigma"].values.reshape(-1, 1)
         cf = m + s * (mu_d + sig_d * gen.standard_normal(mu_d.shape))
-        return ITSResult(self, f[self.time].to_numpy(), y, n_pre, cf, tuple(diags), idata)
+        return BayesianITSResult(self, f[self.time].to_numpy(), y, n_pre, cf, tuple(diags), idata)
 
 
 @dataclass(frozen=True)
-class ITSResult:
+class BayesianITSResult:
     """Counterfactual draws (draws x periods, original units) and the effects derived from them."""
 
-    spec: InterruptedTimeSeries
+    spec: BayesianITS
     time: np.ndarray = field(repr=False)
     observed: np.ndarray = field(repr=False)
     n_pre: int = 0
@@ -222,3 +227,13 @@ class ITSResult:
         if self.idata is None:
             raise DesignError("no InferenceData on this result")
         return save_netcdf(self.idata, path)
+
+
+_RENAMED = {"InterruptedTimeSeries": "BayesianITS", "ITSResult": "BayesianITSResult"}
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated aliases: ``InterruptedTimeSeries`` -> :class:`BayesianITS` (and its result)."""
+    if name in _RENAMED:
+        return deprecated_alias(__name__, name, _RENAMED[name], globals()[_RENAMED[name]])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

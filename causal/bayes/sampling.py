@@ -3,7 +3,17 @@
 Every model in :mod:`causal.bayes` samples through :func:`sample_model`, which
 
 - uses PyMC's NUTS by default and nutpie when ``Sampler(backend="nutpie")`` (and it is installed);
-- derives the sampler seed from ``rng`` so the same seed gives the same draws;
+- derives the sampler seed from ``rng`` (:func:`servicelab.random.seed_int`) so the same seed
+  gives the same draws;
+- refuses a partial posterior: PyMC catches ``KeyboardInterrupt`` (Ctrl-C), stops the chain in
+  progress and returns what it has (in sequential sampling it even goes on with the next chain,
+  then cuts all chains to the shortest or drops the short one). :func:`sample_model` compares
+  the chains and draws it got with the request and re-raises :class:`KeyboardInterrupt` when
+  they differ, so an interrupted study always ends in a failed run, never in numbers from a
+  truncated posterior;
+- records the chains, draws and tuning steps actually run on ``idata.attrs``
+  (``servicelab_chains``, ``servicelab_draws``, ``servicelab_tune``, ``servicelab_backend``);
+  :meth:`ConvergenceGate.check` reports them as the ``"sampled"`` diagnostic;
 - runs the :class:`ConvergenceGate` (R-hat, bulk and tail ESS, divergences) and turns it into
   :class:`servicelab.Diagnostic` values that the results carry.
 """
@@ -21,7 +31,8 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
-from servicelab import ConvergenceError, DesignError, Diagnostic, RNGLike, resolve_rng, worst_status
+from servicelab import ConvergenceError, DesignError, Diagnostic, RNGLike, worst_status
+from servicelab.random import seed_int
 
 Backend = Literal["pymc", "nutpie"]
 
@@ -135,7 +146,22 @@ class ConvergenceGate:
             f"{n_div} divergent transitions (gate <= {self.max_divergences})" + (
                 "" if ok else "; raise target_accept or use a non-centred parameterisation"),
             float(n_div)))
+        out.append(_sampled_diagnostic(idata))
         return tuple(out)
+
+
+def _sampled_diagnostic(idata: az.InferenceData) -> Diagnostic:
+    """What was actually sampled (chains x draws), failing if fewer than requested."""
+    got = sampled(idata)
+    want_c = idata.attrs.get("servicelab_chains_requested", got["chains"])
+    want_d = idata.attrs.get("servicelab_draws_requested", got["draws"])
+    short = got["chains"] < want_c or got["draws"] < want_d
+    tune = f" after {got['tune']} tuning steps" if got["tune"] >= 0 else ""
+    msg = (f"{got['chains']} chain(s) x {got['draws']} draws{tune} ({got['backend']})"
+           + (f"; only part of the {want_c} x {want_d} requested: sampling was interrupted"
+              if short else ""))
+    return Diagnostic("sampled", "fail" if short else "ok", msg,
+                      float(got["chains"] * got["draws"]))
 
 
 def _worst(ds: Any, *, largest: bool) -> tuple[float, str]:
@@ -153,22 +179,25 @@ def _worst(ds: Any, *, largest: bool) -> tuple[float, str]:
     return best_v, best_at
 
 
-def seed_from(rng: RNGLike) -> int:
-    """An integer sampler seed drawn from ``rng`` (reproducible for an int seed)."""
-    return int(resolve_rng(rng).integers(0, 2**31 - 1))
-
-
 def sample_model(model: pm.Model, sampler: Sampler, rng: RNGLike = None,
                  var_names: Sequence[str] | None = None) -> az.InferenceData:
     """Sample ``model`` with ``sampler``'s settings; the seed comes from ``rng``.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When the posterior holds fewer chains or draws than requested: PyMC returns partial
+        draws after Ctrl-C instead of raising, and those must never be reported.
 
     Examples
     --------
     >>> with pm.Model() as m:  # doctest: +SKIP
     ...     _ = pm.Normal("x")
     >>> idata = sample_model(m, Sampler(draws=200, tune=200, chains=2), rng=1)  # doctest: +SKIP
+    >>> idata.attrs["servicelab_chains"], idata.attrs["servicelab_draws"]  # doctest: +SKIP
+    (2, 200)
     """
-    seed = seed_from(rng)
+    seed = seed_int(rng)
     kwargs: dict[str, Any] = {
         "draws": sampler.draws, "tune": sampler.tune, "chains": sampler.chains,
         "cores": sampler.cores, "target_accept": sampler.target_accept, "random_seed": seed,
@@ -183,7 +212,62 @@ def sample_model(model: pm.Model, sampler: Sampler, rng: RNGLike = None,
                 "(uv pip install nutpie) or use backend='pymc'")
         kwargs["nuts_sampler"] = "nutpie"
         kwargs.pop("cores")
-    return pm.sample(**kwargs)
+    idata = pm.sample(**kwargs)
+    return check_complete(idata, chains=sampler.chains, draws=sampler.draws, tune=sampler.tune,
+                          backend=sampler.backend, seed=seed)
+
+
+def check_complete(idata: az.InferenceData, *, chains: int, draws: int, tune: int = 0,
+                   backend: str = "pymc", seed: int | None = None) -> az.InferenceData:
+    """Stamp what was sampled on ``idata.attrs`` and raise if sampling stopped early.
+
+    Used by :func:`sample_model` and by models sampled inside a library (CausalPy).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When ``idata`` holds fewer than ``chains`` chains or ``draws`` draws per chain: the
+        sampler was interrupted (Ctrl-C) and returned a partial posterior.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> post = xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 5)))})
+    >>> check_complete(az.InferenceData(posterior=post), chains=2, draws=5)
+    Traceback (most recent call last):
+    ...
+    KeyboardInterrupt: sampling was interrupted: the posterior has 1 chain(s) x 5 draw(s), ...
+    """
+    post = idata.posterior
+    got_chains, got_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    idata.attrs.update({"servicelab_chains": got_chains, "servicelab_draws": got_draws,
+                        "servicelab_tune": int(tune), "servicelab_backend": backend,
+                        "servicelab_chains_requested": int(chains),
+                        "servicelab_draws_requested": int(draws)})
+    if seed is not None:
+        idata.attrs["servicelab_seed"] = int(seed)
+    if got_chains < chains or got_draws < draws:
+        raise KeyboardInterrupt(
+            f"sampling was interrupted: the posterior has {got_chains} chain(s) x {got_draws} "
+            f"draw(s), {chains} x {draws} were requested; no numbers are reported from a partial "
+            "posterior")
+    return idata
+
+
+def sampled(idata: az.InferenceData) -> dict[str, int | str]:
+    """Chains, draws and tuning steps actually in ``idata`` (and the sampler that ran).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> post = xr.Dataset({"x": (("chain", "draw"), np.zeros((2, 5)))})
+    >>> sampled(az.InferenceData(posterior=post))["chains"]
+    2
+    """
+    post = idata.posterior
+    return {"chains": int(post.sizes["chain"]), "draws": int(post.sizes["draw"]),
+            "tune": int(idata.attrs.get("servicelab_tune", -1)),
+            "backend": str(idata.attrs.get("servicelab_backend", "unknown"))}
 
 
 def enforce(diagnostics: Sequence[Diagnostic], *, allow_unconverged: bool, what: str) -> None:

@@ -9,14 +9,16 @@ and estimates
   with an event-study plot and a pre-trend test;
 - the pilot site's effect with a synthetic control built from sites not yet treated during the
   pilot's window (convex weights; optionally the Bayesian variant through CausalPy), with the
-  pre-period RMSPE, donor weights and placebo-in-space p-value.
+  pre-period RMSPE, donor weights, the placebo-in-space rank p-value and the conformal interval
+  (Chernozhukov, Wüthrich & Zhu 2021) with its meaning; the Bayesian variant goes through the
+  convergence gate (``allow_unconverged`` to report it anyway, as warnings).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from servicelab.results import format_number, jsonable, markdown_table
+from servicelab.results import Diagnostic, format_number, jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
 from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
 from studies.runner.report import effect_figure
@@ -112,6 +114,7 @@ def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, pd.DataFrame, DataQualit
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Staggered DiD on the site x day panel, then a synthetic control for the pilot."""
+    from causal.bayes import enforce
     from causal.quasi import BayesianSyntheticControl, StaggeredDiD, SyntheticControl
 
     p = ctx.params
@@ -147,6 +150,8 @@ def run(ctx: StudyContext) -> StudyOutput:
             ctx.stage(f"Bayesian synthetic control (2 chains x {p['draws']} draws)")
             bayes = BayesianSyntheticControl(**spec, draws=p["draws"], tune=p["draws"],
                                              chains=2).fit(window, rng=ctx.rng)
+            enforce(bayes.diagnostics, allow_unconverged=p["allow_unconverged"],
+                    what="assist-rollout (Bayesian synthetic control)")
     ctx.stage("tables, figures and report")
     truth = ctx.truth(_TRUTH_SQL)
     truth_att = None
@@ -211,9 +216,22 @@ def run(ctx: StudyContext) -> StudyOutput:
     for name, res in (("synthetic_control", synth), ("bayesian_synthetic_control", bayes)):
         if res is None:
             continue
+        sc_diags = list(res.diagnostics)
+        if name == "bayesian_synthetic_control" and p["allow_unconverged"]:
+            sc_diags = [Diagnostic(d.name, "warning", d.message + " [allowed: allow_unconverged]",
+                                   d.value) if d.status == "fail" else d for d in sc_diags]
+        inference = (f"Pre-period RMSPE {res.pre_rmspe:.1f} s; placebo-in-space rank p-value "
+                     "(share of all sites, the pilot included, whose post/pre RMSPE ratio is at "
+                     f"least the pilot's) = {res.p_value if res.p_value is not None else 'n/a'}.")
+        if res.conformal is not None:
+            c = res.conformal
+            inference += (f" {c.level:.0%} conformal interval for the average effect: "
+                          + (f"[{c.ci_low:+.1f}, {c.ci_high:+.1f}] s. {c.meaning}" if c.valid
+                             else f"none ({c.reason})."))
+        elif name == "bayesian_synthetic_control":
+            inference += " The interval is the equal-tailed 95% posterior interval."
         body += [f"### {res.method}", "", sc_note, "", markdown_table(pd.DataFrame([res.att.to_row()])),
-                 "", (f"Pre-period RMSPE {res.pre_rmspe:.1f} s; placebo-in-space p = "
-                 f"{res.p_value if res.p_value is not None else 'n/a'}."), "",
+                 "", inference, "",
                  markdown_table(res.weights[res.weights > 0.01].sort_values(ascending=False)
                      .rename("weight").reset_index()), ""]
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -236,7 +254,7 @@ def run(ctx: StudyContext) -> StudyOutput:
         fig.tight_layout()
         figures[name] = fig
         tables[f"{name}_weights"] = res.weights.rename("weight").reset_index()
-        diags += list(res.diagnostics)
+        diags += sc_diags
         results[name] = res.to_dict()
     if synth is None:
         body += ["No single-site pilot in this warehouse: the synthetic control was skipped."]
@@ -261,6 +279,9 @@ STUDY = Study(
         Param("bayesian", bool, False, "also fit the Bayesian synthetic control (CausalPy)"),
         Param("draws", int, 300, "posterior draws (and tuning steps) for the Bayesian variant",
               min=10),
+        Param("allow_unconverged", bool, False,
+              "report the Bayesian synthetic control even if its convergence gate fails (as "
+              "warnings)"),
         *QUALITY_PARAMS,
     ),
     default_seed=11,

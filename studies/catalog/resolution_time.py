@@ -4,8 +4,16 @@ Time to resolution is right-censored: tickets still open at extraction have no r
 yet, only a lower bound (extraction minus creation). Dropping them removes the longest tickets,
 more of them in the slower arm, and biases the comparison. The study fits a lognormal
 accelerated-failure-time model with ``pm.Censored`` for open tickets, the treatment effect
-partially pooled across queues (non-centred), categorical covariates (priority, channel), and
-the convergence gate. Uncensored rows enter as sufficient statistics per cell.
+partially pooled across queues, categorical covariates (priority, channel), and the convergence
+gate. Uncensored rows enter as sufficient statistics per cell.
+
+Effects are reported only on scales the follow-up supports (the mean is refused): the restricted
+mean time to resolution up to a horizon inside the follow-up (RMST), quantile ratios the
+Kaplan–Meier curves reach, and P(resolved by t). Two checks computed without the truth say when
+the lognormal does not fit (then even those effects can be far off): the posterior predictive
+coverage of the cells' open shares (``ppc_coverage``) and the model's survival curve against
+Kaplan–Meier (``km_agreement``). On the synthetic world the report puts each effect next to the
+truth on the same scale, computed from the uncensored potential outcomes.
 
 Caveat: customers are the randomisation unit and some have several tickets; the model treats
 tickets as independent given their cell, so its intervals are somewhat too narrow where
@@ -78,11 +86,30 @@ ORDER BY c.contact_id
 _TRUTH_SQL = """
 SELECT c.queue, count(*) AS n,
        avg(ln(t.routing_v2__resolution_s__1) - ln(t.routing_v2__resolution_s__0)) AS true_log_ratio,
-       avg(t.routing_v2__resolution_s__1 - t.routing_v2__resolution_s__0) AS true_ate_s
+       avg(least(t.routing_v2__resolution_s__1, $tau))
+           - avg(least(t.routing_v2__resolution_s__0, $tau)) AS true_rmst_diff
 FROM contacts c JOIN truth_contacts t USING (contact_id), experiments e
 WHERE e.experiment = 'routing-v2' AND NOT c.abandoned
   AND c.created_at >= e.start_at AND c.created_at < e.end_at
 GROUP BY c.queue ORDER BY c.queue
+"""
+
+# the same estimands as the model's overall effects, from the uncensored potential outcomes of the
+# same contacts (report only: never used to estimate)
+_TRUTH_SCALES_SQL = """
+SELECT avg(least(t.routing_v2__resolution_s__1, $tau))
+           - avg(least(t.routing_v2__resolution_s__0, $tau)) AS rmst_diff,
+       quantile_cont(t.routing_v2__resolution_s__1, $q1)
+           / quantile_cont(t.routing_v2__resolution_s__0, $q1) AS ratio_q1,
+       quantile_cont(t.routing_v2__resolution_s__1, $q2)
+           / quantile_cont(t.routing_v2__resolution_s__0, $q2) AS ratio_q2,
+       avg(CAST(t.routing_v2__resolution_s__1 <= $t1 AS DOUBLE))
+           - avg(CAST(t.routing_v2__resolution_s__0 <= $t1 AS DOUBLE)) AS p_resolved_t1,
+       avg(CAST(t.routing_v2__resolution_s__1 <= $t2 AS DOUBLE))
+           - avg(CAST(t.routing_v2__resolution_s__0 <= $t2 AS DOUBLE)) AS p_resolved_t2
+FROM contacts c JOIN truth_contacts t USING (contact_id), experiments e
+WHERE e.experiment = 'routing-v2' AND NOT c.abandoned
+  AND c.created_at >= e.start_at AND c.created_at < e.end_at
 """
 
 
@@ -97,7 +124,8 @@ def build_spec(params: dict) -> HierarchicalEffects:
         horizon="horizon_s", centred=params["centred"],
         sampler=Sampler(draws=params["draws"], tune=params["tune"], chains=params["chains"],
                         target_accept=params["target_accept"], backend=params["backend"]),
-        estimand="CATE by queue (log ratio); ATE overall (seconds)",
+        estimand=("CATE by queue (log ratio); overall: RMST difference up to tau (seconds), "
+                  "quantile ratios, P(resolved by t)"),
         population="answered contacts created during the routing-v2 experiment")
 
 
@@ -126,61 +154,94 @@ def run(ctx: StudyContext) -> StudyOutput:
         diagnostics = [Diagnostic(d.name, "warning", d.message + " [allowed: allow_unconverged]",
                                   d.value) if d.status == "fail" else d for d in diagnostics]
     effects = result.effects.drop(columns=["n_total"])
-    resolved = frame[frame["event"] == 1]
+    fu = result.prepared.followup
     naive_log = float(result.prepared.complete_pooling[0])
-    by_arm = resolved.groupby("treated")["duration_s"].mean()
-    naive_ate = float(by_arm.get(1, np.nan) - by_arm.get(0, np.nan))
-    mu_tau = result.idata.posterior["mu_tau"].values.ravel()
-    truth = ctx.truth(_TRUTH_SQL)
+    mu_tau = (result.idata.posterior["mu_tau"].values.ravel()
+              if "mu_tau" in result.idata.posterior else
+              result.idata.posterior["tau"].values.reshape(-1, len(effects)).mean(axis=1))
+    scales = result.scales.copy()
+    truth = ctx.truth(_TRUTH_SQL, {"tau": fu.tau})
     truth_all = None
     if truth is not None:
-        effects = effects.merge(truth[["queue", "true_log_ratio", "true_ate_s"]],
+        effects = effects.merge(truth[["queue", "true_log_ratio", "true_rmst_diff"]],
                                 left_on="group", right_on="queue", how="left").drop(
                                     columns="queue")
         effects["tau_covers_truth"] = ((effects["tau_low"] <= effects["true_log_ratio"])
                                        & (effects["true_log_ratio"] <= effects["tau_high"]))
+        effects["rmst_covers_truth"] = ((effects["rmst_diff_low"] <= effects["true_rmst_diff"])
+                                        & (effects["true_rmst_diff"] <= effects["rmst_diff_high"]))
+        qs = (*spec.quantiles, *spec.quantiles)[:2]
+        tt = ctx.truth(_TRUTH_SCALES_SQL, {"tau": fu.tau, "q1": qs[0], "q2": qs[1],
+                                           "t1": fu.resolved_by[0], "t2": fu.resolved_by[-1]})
+        row = tt.iloc[0]
+        truth_by_quantity = {scales.loc[0, "quantity"]: float(row["rmst_diff"])}
+        for q, col in zip(qs, ("ratio_q1", "ratio_q2"), strict=True):
+            truth_by_quantity[f"ratio of {q:.0%} quantiles (treatment / control)"] = float(row[col])
+        for t, col in zip((fu.resolved_by[0], fu.resolved_by[-1]),
+                          ("p_resolved_t1", "p_resolved_t2"), strict=True):
+            truth_by_quantity[f"P(resolved by {t:.4g} s) difference"] = float(row[col])
+        scales["truth"] = scales["quantity"].map(truth_by_quantity)
+        scales["covers_truth"] = ((scales["ci_low"] <= scales["truth"])
+                                  & (scales["truth"] <= scales["ci_high"]))
         truth_all = {
             "log_ratio": float(np.average(truth["true_log_ratio"], weights=truth["n"])),
-            "ate_s": float(np.average(truth["true_ate_s"], weights=truth["n"]))}
+            "rmst_diff_s": float(row["rmst_diff"]),
+            "by_scale": truth_by_quantity}
     o = result.overall
     p_faster = float(np.mean(mu_tau < 0))
     rel = np.expm1(mu_tau)
     lo, hi = np.quantile(rel, [0.025, 0.975])
-    headline = (f"routing v2 changed time to resolution by {rel.mean():+.1%} (typical ticket; 95% "
-                f"interval {lo:+.1%} to {hi:+.1%}); P(faster) = {p_faster:.3f}")
+    tau_days = fu.tau / 86400
+    headline = (f"routing v2 changed the mean time to resolution within the first "
+                f"{tau_days:.1f} days (RMST) by {o.estimate / 3600:+.1f} h (95% interval "
+                f"{o.ci_low / 3600:+.1f} to {o.ci_high / 3600:+.1f} h); a typical ticket "
+                f"{rel.mean():+.1%} ({lo:+.1%} to {hi:+.1%}), P(faster) = {p_faster:.3f}")
     if truth_all is not None:
-        headline += f"; truth {np.expm1(truth_all['log_ratio']):+.1%}"
+        headline += (f"; truth {truth_all['rmst_diff_s'] / 3600:+.1f} h and "
+                     f"{np.expm1(truth_all['log_ratio']):+.1%}")
+    loud = [d for d in result.diagnostics if d.name in ("ppc_coverage", "km_agreement")
+            and d.status != "ok"]
+    if loud:
+        headline += " -- MODEL MISFIT: " + "; ".join(d.name for d in loud) + " (see checks)"
     comparison = pd.DataFrame([
-        {"analysis": "censored hierarchical model", "log_ratio": float(mu_tau.mean()),
-         "ate_s": o.estimate},
-        {"analysis": "drop open tickets (naive)", "log_ratio": naive_log, "ate_s": naive_ate},
+        {"analysis": "censored hierarchical model", "log_ratio": float(mu_tau.mean())},
+        {"analysis": "drop open tickets (naive)", "log_ratio": naive_log},
     ])
     if truth_all is not None:
         comparison.loc[len(comparison)] = {"analysis": "truth (world)",
-                                           "log_ratio": truth_all["log_ratio"],
-                                           "ate_s": truth_all["ate_s"]}
+                                           "log_ratio": truth_all["log_ratio"]}
     ctx.stage("posterior and prior predictive checks, figures and report")
     shrink_ax = result.plot()
     ppc_ax = result.plot_ppc(rng=ctx.rng)
     prior = spec.prior_predictive(frame, draws=300, rng=ctx.rng)
     prior_ax = prior.plot()
+    checks = [d for d in result.diagnostics if d.name in ("follow_up", "ppc_coverage",
+                                                          "km_agreement")]
     body = [
         f"**Question.** {STUDY.question}", "",
         (f"**Data.** {len(frame):,} answered contacts created during the experiment; "
          f"{int((frame['event'] == 0).sum()):,} ({(frame['event'] == 0).mean():.1%}) still open "
-         "at extraction (right-censored)."), "",
+         f"at extraction (right-censored); the longest follow-up is {fu.max_time / 86400:.1f} "
+         "days."), "",
         ("**Model.** log(time to resolution) ~ Normal(baseline[queue] + covariates + "
          "treated x effect[queue], sigma[queue]); open tickets enter through their survival "
          "probability (`pm.Censored`); queue effects are partially pooled."), "",
-        ("**Reading the numbers.** The effect on the log scale (a relative change in time to "
-         "resolution) is the robust estimand. Mean differences in seconds extrapolate the "
-         "lognormal tail and are model-dependent; compare them with care."), "",
-        "### Censored model against dropping open tickets", "",
+        ("**Reading the numbers.** The effects are on scales the follow-up supports: the "
+         f"restricted mean time to resolution up to tau = {fu.tau:,.0f} s "
+         f"({tau_days:.1f} days; {fu.tau_rule}), the ratio of quantiles both arms reach "
+         "within tau, and the difference in P(resolved by t). The plain mean is not reported: "
+         f"{result.summary().info['mean (refused)']}."), "",
+        "**Model checks (computed without the truth).**", "",
+        *[f"- **{d.status.upper()}** `{d.name}`: {d.message}" for d in checks], "",
+        "### Overall effects on supported scales", "",
+        markdown_table(scales), "",
+        "### Censored model against dropping open tickets (log scale)", "",
         markdown_table(comparison), "",
         "### Effects by queue", "", markdown_table(effects[[c for c in effects.columns
                                                 if c not in ("nopool_se",)]]), "",
-        ("*tau: effect on log(time to resolution), i.e. exp(tau) - 1 is the relative change; "
-         "ate: seconds; nopool: resolved tickets only, one queue at a time.*"),
+        ("*tau: effect on log(time to resolution), i.e. exp(tau) - 1 is the relative change of "
+         "a ticket's time within its stratum; rmst: restricted mean seconds up to tau; nopool: "
+         "resolved tickets only, one queue at a time.*"),
     ]
     idata = result.idata
     return StudyOutput(
@@ -199,11 +260,13 @@ def run(ctx: StudyContext) -> StudyOutput:
                           "model": result.to_dict(), "p_faster": p_faster,
                           "relative_effect": {"mean": float(rel.mean()), "ci_low": float(lo),
                                               "ci_high": float(hi)},
-                          "naive_drop_open": {"log_ratio": naive_log, "ate_s": naive_ate},
+                          "rmst_horizon_s": fu.tau,
+                          "scales": scales.to_dict(orient="records"),
+                          "naive_drop_open": {"log_ratio": naive_log},
                           "truth": truth_all,
                           "prior_predictive": [d.to_dict() for d in prior.diagnostics],
                           "data_quality": dq.to_dict()}),
-        tables={"effects": effects, "comparison": comparison},
+        tables={"effects": effects, "comparison": comparison, "scales": scales},
         figures={"effects_by_queue": effect_figure(
                      effects, label="group", estimate="tau_mean", low="tau_low", high="tau_high",
                      truth="true_log_ratio" if "true_log_ratio" in effects else None,

@@ -83,7 +83,8 @@ def test_ordinal_csat_recovers_the_shift():
     assert res.p_positive > 0.97
     true_lift = frame[arm == 1]["csat"].mean() - frame[arm == 0]["csat"].mean()
     assert abs(res.lift.mean() - true_lift) < 0.05  # posterior mean CSAT lift matches the data
-    assert {d.name for d in res.diagnostics} == {"rhat", "ess_bulk", "ess_tail", "divergences"}
+    assert {d.name for d in res.diagnostics} == {"rhat", "ess_bulk", "ess_tail", "divergences",
+                                                 "sampled"}
     # (seed determinism of the shared NUTS path: test_sampling.py)
     assert res.plot().get_xlabel().startswith("relative lift")
     assert "decision" in str(res.summary())

@@ -22,8 +22,18 @@ def test_censored_model_recovers_queue_effects(censored_world, censored_fit):
     covered = (e["tau_low"] <= truth["tau"]) & (truth["tau"] <= e["tau_high"])
     assert covered.sum() >= 7  # 95% intervals, 8 queues
     assert np.abs(e["tau_mean"] - truth["tau"]).mean() < 0.06
-    # the overall ATE (seconds) covers the truth
-    assert censored_fit.overall.covers(truth["ate_s"])
+    # overall effects on the supported scales cover the truth computed from the uncensored
+    # potential outcomes of the same contacts
+    fu = censored_fit.prepared.followup
+    y0, y1 = truth["y0"], truth["y1"]
+    assert censored_fit.overall.estimand.startswith("RMST difference up to tau")
+    assert censored_fit.overall.covers(np.minimum(y1, fu.tau).mean() - np.minimum(y0, fu.tau).mean())
+    scales = censored_fit.scales.set_index("quantity")
+    for t in fu.resolved_by:
+        row = scales.loc[f"P(resolved by {t:.4g} s) difference"]
+        assert row["ci_low"] <= np.mean(y1 <= t) - np.mean(y0 <= t) <= row["ci_high"]
+    med = scales.loc["ratio of 50% quantiles (treatment / control)"]
+    assert med["ci_low"] <= np.median(y1) / np.median(y0) <= med["ci_high"]
 
 
 def test_dropping_open_tickets_is_biased_and_the_censored_model_is_not(censored_world,
@@ -47,17 +57,99 @@ def test_result_api(censored_fit, tmp_path):
     json.dumps(censored_fit.to_dict())
     ax = censored_fit.plot()
     assert ax.get_title().startswith("Shrinkage")
-    assert {d.name for d in censored_fit.diagnostics} >= {"rhat", "ess_bulk", "ess_tail",
-                                                          "divergences"}
+    assert {d.name for d in censored_fit.diagnostics} >= {
+        "rhat", "ess_bulk", "ess_tail", "divergences", "sampled", "follow_up", "km_agreement",
+        "ppc_coverage"}
+    assert "ate_mean" not in censored_fit.effects  # the mean is refused for censored data
+    assert "mean (refused)" in s.info and "not reported" in s.info["mean (refused)"]
     path = censored_fit.to_netcdf(tmp_path / "posterior.nc")
     back = az.from_netcdf(path)
     np.testing.assert_allclose(back.posterior["tau"].values,
                                censored_fit.idata.posterior["tau"].values)
     ax = censored_fit.plot_ppc(rng=1)
     assert "Posterior predictive" in ax.get_title()
-    # the model is right: most observed cell means sit inside their 95% predictive intervals
+    # the model is right: most observed cells sit inside their 95% predictive intervals, and
+    # the diagnostic computed at fit time says so
     assert censored_fit.ppc_coverage(rng=1) > 0.8
+    diags = {d.name: d for d in censored_fit.diagnostics}
+    assert diags["ppc_coverage"].status == "ok" and diags["km_agreement"].status == "ok"
     plt.close("all")
+
+
+WEEK = 7 * 86400.0
+
+
+def test_heavy_censoring_single_group_reports_supported_scales_only():
+    """Regression (issue 9): 52 weeks of follow-up, ~74% open, one group.
+
+    The old model reported an 'overall ATE' of -66 weeks [-106, -34] (a lognormal mean far past
+    the follow-up) and its single-group funnel gave 20 divergences. Now: no group level, no
+    divergences, the RMST difference up to a horizon inside the follow-up covers the truth, and
+    the median (never reached by the Kaplan-Meier curves) is not reported.
+    """
+    from causal.bayes import simulate_hierarchical
+    frame, truth = simulate_hierarchical(1, 2000, mu_tau=-0.3, sigma_tau=0.0,
+                                         mu_alpha=np.log(70 * WEEK), sigma_alpha=0.0, sigma=1.5,
+                                         horizon_scale=52 * WEEK, rng=3)
+    assert 0.65 < 1 - frame["event"].mean() < 0.8
+    spec = HierarchicalEffects("duration_s", "treated", event="event", horizon="horizon_s",
+                               sampler=Sampler(draws=400, tune=400, chains=2))
+    res = spec.fit(frame, rng=1)
+    diags = {d.name: d for d in res.diagnostics}
+    assert diags["divergences"].value == 0
+    assert not res.prepared.pooled and "mu_tau" not in res.idata.posterior
+    assert "ate_mean" not in res.effects and "relative_mean" not in res.effects
+    fu = res.prepared.followup
+    assert fu.tau <= fu.max_time <= 52 * WEEK
+    assert fu.unsupported_quantiles == (0.5,) and diags["follow_up"].status == "warning"
+    assert np.isnan(res.effects.loc[0, "ratio_q50_mean"])
+    y0, y1 = truth["y0"], truth["y1"]
+    true_rmst = np.minimum(y1, fu.tau).mean() - np.minimum(y0, fu.tau).mean()
+    assert res.overall.covers(true_rmst)
+    assert abs(res.overall.ci_high - res.overall.ci_low) < 8 * WEEK  # not [-106, -34] weeks
+    q25 = res.scales.set_index("quantity").loc["ratio of 25% quantiles (treatment / control)"]
+    assert q25["ci_low"] <= np.quantile(y1, 0.25) / np.quantile(y0, 0.25) <= q25["ci_high"]
+    assert "past" in res.summary().info["mean (refused)"]
+
+
+def test_misspecified_resolution_times_are_flagged_without_the_truth():
+    """A two-component mixture (quick fixes and multi-day cases) fitted as one lognormal: the
+    posterior predictive coverage and the Kaplan-Meier agreement warn (regression: a 72% PPC
+    coverage used to raise nothing)."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    queue = rng.choice(["a", "b", "c"], n)
+    prio = rng.choice(["p1", "p2"], n)
+    arm = rng.integers(0, 2, n)
+    quick = rng.random(n) < np.where(prio == "p1", 0.7, 0.4)
+    log_y = np.where(quick, np.log(1800) + 0.4 * rng.standard_normal(n),
+                     np.log(3 * 86400) + 0.6 * rng.standard_normal(n)) - 0.2 * arm
+    y = np.exp(log_y)
+    h = rng.uniform(0, 10 * 86400, n)
+    frame = pd.DataFrame({"d": np.minimum(y, h), "event": (y <= h).astype(int), "h": h,
+                          "t": arm, "queue": queue, "priority": prio})
+    spec = HierarchicalEffects("d", "t", covariates=("priority",), event="event", horizon="h",
+                               sampler=Sampler(draws=150, tune=200, chains=2))
+    res = spec.fit(frame, rng=2)
+    status = {d.name: d.status for d in res.diagnostics}
+    assert status["ppc_coverage"] == "warning" or status["km_agreement"] == "warning"
+    assert status["km_agreement"] == "warning"  # the fitted curve misses Kaplan-Meier
+
+
+def test_censored_horizon_and_times_must_lie_inside_the_follow_up():
+    f = _frame()
+    f["event"] = (f["d"] < 800).astype(int)
+    f["d"] = np.minimum(f["d"], 800.0)
+    with pytest.raises(DesignError, match="outside the follow-up"):
+        HierarchicalEffects("d", "t", event="event", rmst_horizon=5000.0).prepare(f)
+    with pytest.raises(DesignError, match="resolved_by"):
+        HierarchicalEffects("d", "t", event="event", resolved_by=(100.0, 900.0)).prepare(f)
+    prep = HierarchicalEffects("d", "t", event="event", rmst_horizon=600.0).prepare(f)
+    assert prep.followup.tau == 600.0 and prep.followup.resolved_by == (300.0, 600.0)
+    with pytest.raises(DesignError, match="extra_groups"):
+        HierarchicalEffects("d", "t", pooling="none", extra_groups=("queue",)).prepare(f)
+    with pytest.raises(DesignError, match="pooling"):
+        HierarchicalEffects("d", "t", pooling="some").prepare(f)
 
 
 def test_partial_pooling_shrinks_small_queues():

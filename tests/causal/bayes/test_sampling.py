@@ -4,7 +4,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from causal.bayes import ConvergenceGate, Sampler, enforce, sample_model, sampling
+from causal.bayes import ConvergenceGate, Sampler, enforce, sample_model, sampled, sampling
 from servicelab import ConvergenceError, DesignError
 
 
@@ -34,7 +34,7 @@ def test_gate_passes_a_well_posed_model_and_seeds_reproduce():
     sampler = Sampler(draws=500, tune=300, chains=2)
     a = sample_model(_funnel(False), sampler, rng=3)
     diags = ConvergenceGate().check(a, ["log_s", "z"])
-    assert [d.status for d in diags] == ["ok"] * 4, diags
+    assert [d.status for d in diags] == ["ok"] * 5, diags  # rhat, ess x2, divergences, sampled
     b = sample_model(_funnel(False), sampler, rng=3)
     np.testing.assert_array_equal(a.posterior["z"].values, b.posterior["z"].values)
     c = sample_model(_funnel(False), sampler, rng=4)
@@ -49,3 +49,49 @@ def test_sampler_validation_and_missing_nutpie(monkeypatch):
     monkeypatch.setattr(sampling, "nutpie_available", lambda: False)
     with pytest.raises(DesignError, match="nutpie"):
         sample_model(_funnel(False), Sampler(backend="nutpie"), rng=1)
+
+
+def test_an_interrupted_sampling_is_refused_not_reported(monkeypatch):
+    """Regression (issue 10): PyMC swallows Ctrl-C, ends the chain in progress, samples the next
+    one, then keeps the chains cut to the shortest (here 2 x 71 of 2 x 100 draws) or drops the
+    short one; the study carried on with it. A KeyboardInterrupt raised in PyMC's per-draw
+    callback (as Ctrl-C would be) must come out of sample_model."""
+    real = pm.sample
+
+    def interrupted(**kwargs):
+        def ctrl_c(trace, draw):
+            if draw.chain == 0 and draw.draw_idx == 120:
+                raise KeyboardInterrupt
+        return real(**kwargs, callback=ctrl_c)
+
+    monkeypatch.setattr(sampling.pm, "sample", interrupted)
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted: the posterior has 2 chain\(s\) x 71"):
+        sample_model(_funnel(False), Sampler(draws=100, tune=50, chains=2), rng=1)
+
+
+def test_what_was_sampled_is_recorded():
+    idata = sample_model(_funnel(False), Sampler(draws=60, tune=40, chains=2), rng=2)
+    assert sampled(idata) == {"chains": 2, "draws": 60, "tune": 40, "backend": "pymc"}
+    d = {x.name: x for x in ConvergenceGate().check(idata)}["sampled"]
+    assert d.status == "ok" and d.value == 120 and "2 chain(s) x 60 draws" in d.message
+    assert idata.attrs["servicelab_seed"] == sampling.seed_int(2)
+
+
+def test_pytensor_links_to_a_blas():
+    """PyTensor is pointed at the OpenBLAS bundled with scipy (issue 10: it warned "could not link
+    to a BLAS installation" and fell back to slow NumPy C-API calls)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from causal.bayes import _blas
+
+    if _blas.bundled_openblas() is None:
+        pytest.skip("scipy has no bundled OpenBLAS here (e.g. conda): PyTensor finds the system's")
+    assert "scipy_openblas" in pytensor.config.blas__ldflags
+    x, v = pt.dmatrix("x"), pt.dvector("v")
+    f = pytensor.function([x, v], pt.dot(x, v))
+    ops = {type(node.op).__name__ for node in f.maker.fgraph.apply_nodes}
+    assert "CGemv" in ops  # the C BLAS op, compiled and linked
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 20)), rng.normal(size=20)
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-12)

@@ -58,7 +58,18 @@ def test_its_bad_input():
         InterruptedTimeSeries("y", "day", 100).fit(pd.concat([df, df]))
 
 
-def test_its_determinism():
-    df = series(np.random.default_rng(2))
+def test_its_row_order_and_slope_change():
+    """The fit sorts by time (shuffled rows give the same numbers), and a slope change is
+    recovered with the average post-period effect = level + slope x mean(t - t0).
+
+    (Replaces a determinism test of deterministic OLS, which could not fail.)"""
+    rng = np.random.default_rng(2)
+    df = series(rng)
+    df["y"] += 0.05 * np.maximum(df["day"] - 100, 0)  # slope change 0.05 per period
     spec = InterruptedTimeSeries("y", "day", 100, period=7)
-    assert spec.fit(df).level == spec.fit(df).level
+    res = spec.fit(df)
+    shuffled = spec.fit(df.sample(frac=1.0, random_state=3))
+    assert shuffled.level.estimate == pytest.approx(res.level.estimate, rel=1e-9)
+    assert shuffled.average.se == pytest.approx(res.average.se, rel=1e-9)
+    assert res.slope.covers(0.05) and res.level.covers(2.0)
+    assert res.average.covers(2.0 + 0.05 * np.mean(np.arange(40)))

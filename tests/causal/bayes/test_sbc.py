@@ -31,3 +31,16 @@ def test_simulator_and_sbc_input():
     assert len(truth["tau"]) == 3
     with pytest.raises(DesignError):
         sbc_hierarchical(n_sims=3)
+
+
+def test_calibration_module_name_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    from causal.bayes import BayesDeprecationWarning, sbc
+
+    sys.modules.pop("causal.bayes.calibration", None)
+    with pytest.warns(BayesDeprecationWarning, match="causal.bayes.sbc"):
+        old = importlib.import_module("causal.bayes.calibration")
+    assert old.sbc_hierarchical is sbc.sbc_hierarchical
+    assert old.simulate_hierarchical is simulate_hierarchical
