@@ -3,7 +3,10 @@
 Prints one JSON line per case: the case, our figure (seconds to generate the world), the
 baseline's figure measured in the same process (a bare heapq FCFS multi-server loop over the
 same number of contacts: the floor of any per-contact queue simulation in Python) and their
-ratio. Run from the repository root::
+ratio. A second case per scale measures the cost of the ticket text: the world with text
+(``contact_text``, the default) against the same world without it (``WorldConfig(emit_text=False)``,
+the world as it was before text), built in the same process; the target is a ratio <= 2. Run from
+the repository root::
 
     python benchmarks/world_build.py --scale 1.0
 """
@@ -21,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studies.world import generate_world
+from studies.world import WorldConfig, generate_world
 
 
 def bare_heapq_queue(n: int, servers: int, seed: int = 0) -> float:
@@ -65,6 +68,22 @@ def main(argv: list[str] | None = None) -> None:
                     "baseline_s": round(base, 3),
                     "ratio": round(ours / base, 2),
                     "us_per_contact": round(1e6 * ours / n, 2),
+                }
+            )
+        )
+        t0 = time.perf_counter()
+        generate_world(seed=args.seed, scale=scale, config=WorldConfig(emit_text=False))
+        bare = time.perf_counter() - t0
+        print(
+            json.dumps(
+                {
+                    "case": f"world_build_text_scale_{scale:g}",
+                    "contacts": n,
+                    "ours_s": round(ours, 3),
+                    "baseline": "same world without text (emit_text=False)",
+                    "baseline_s": round(bare, 3),
+                    "ratio": round(ours / bare, 2),
+                    "target_ratio": 2.0,
                 }
             )
         )
