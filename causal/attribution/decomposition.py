@@ -313,8 +313,6 @@ class Decomposition:
             sb = _cell_stats(wb, key, y, e, n_cells)
             if (sb.n.sum(axis=1) == 0).any():
                 continue
-            # a cell lost by resampling keeps its point mean (its share is 0 in that replicate)
-            sb = _Stats(sb.n, np.where(sb.n > 0, sb.s, 0.0), sb.e, sb.ee, sb.ey)
             boots.append(_components(sb, self.method, codes))
         return DecompositionResult._build(self, keys, st, point, boots, tuple(diags))
 
@@ -374,6 +372,7 @@ class DecompositionResult:
         for c in comps:
             rows.append(est(c, point[c].sum(), np.array([b[c].sum() for b in boots])))
         contrib = []
+        key_dicts = keys.to_dict(orient="records")
         for c in comps:
             draws = np.array([b[c] for b in boots])
             se = _se(draws)
@@ -381,7 +380,7 @@ class DecompositionResult:
                 r = est(c, point[c][i], draws[:, i]) if np.isfinite(se[i]) else {
                     "component": c, "estimate": float(point[c][i]), "se": None, "ci_low": np.nan,
                     "ci_high": np.nan, "pvalue": None}  # fmt: skip
-                contrib.append({**r, "segment": label[i], **keys.iloc[i].to_dict()})
+                contrib.append({**r, "segment": label[i], **key_dicts[i]})
         launches = pd.DataFrame(columns=["launch", "tau", "tau_se", "exposed_before", "exposed_after"])
         if spec.launches:
             lrows = []
@@ -391,7 +390,7 @@ class DecompositionResult:
                 ld = np.array([b["launch"][:, j] for b in boots])
                 for i in range(len(keys)):
                     contrib.append({**est(f"launch:{name}", point["launch"][i, j], ld[:, i]), "segment": label[i],
-                                    **keys.iloc[i].to_dict()})  # fmt: skip
+                                    **key_dicts[i]})  # fmt: skip
                 share = (st.e[:, :, j].sum(axis=1) / st.n.sum(axis=1))
                 lrows.append({"launch": name, "tau": float(point["tau"][j]),
                               "tau_se": float(np.nanstd([b["tau"][j] for b in boots], ddof=1)),
