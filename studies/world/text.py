@@ -12,7 +12,7 @@ How the wording depends on the contact:
   <another reason's keyword>", and vocabulary such as "account", "locked", "payment", "report" and
   "id" is shared across reasons: a keyword rule is measurably imperfect.
 - **latent complexity** ``kappa`` sets the number of detail sentences (reason details and
-  technical ones such as error codes and app versions: Poisson with mean ``exp(0.1 + 0.6 kappa)``
+  technical ones such as error codes and app versions: Poisson with mean ``exp(0.1 + 0.8 kappa)``
   times a channel factor) and the chance of "this is the third time i write".
 - **sentiment**: the customer's latent satisfaction trait and ``kappa`` set the chance of an angry
   or a friendly phrase in the message; the survey comment's tone follows the contact's latent CSAT
@@ -70,7 +70,7 @@ _P_SECOND = np.array([0.15, 0.45, 0.35, 0.1])
 _LEN = np.array([0.6, 1.4, 1.0, 0.6])
 _P_TYPO = np.array([0.12, 0.07, 0.07, 0.12])
 _SEP = np.array([" ", ". ", ". ", " "], dtype=object)
-_MAX_DETAILS = 5
+_MAX_DETAILS = 6
 
 # the banks and the per-channel arrays follow the schema's code order
 assert tuple(REASON_KEYS) == REASONS
@@ -247,7 +247,7 @@ def contact_text(
     # a paraphrase of the own reason's problem (longer channels)
     slots.append(pick("problem", lang_reason, u() < _P_SECOND[channel]))
     # complexity: detail sentences, reason-specific or technical
-    k = np.minimum(rng.poisson(np.exp(0.1 + 0.6 * kappa) * _LEN[channel]), _MAX_DETAILS)
+    k = np.minimum(rng.poisson(np.exp(0.1 + 0.8 * kappa) * _LEN[channel]), _MAX_DETAILS)
     for j in range(_MAX_DETAILS):
         det = np.where(u() < 0.5, pick("detail", lang_reason), pick("tech", language))
         slots.append(np.where(k > j, det, 0))
