@@ -351,6 +351,7 @@ class DecompositionResult:
     kpi_after: float
     n_boot: int
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    draws: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # component -> (boot x cell)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -373,8 +374,10 @@ class DecompositionResult:
             rows.append(est(c, point[c].sum(), np.array([b[c].sum() for b in boots])))
         contrib = []
         key_dicts = keys.to_dict(orient="records")
+        all_draws: dict[str, np.ndarray] = {"_point_" + c: np.asarray(point[c]) for c in comps}
         for c in comps:
             draws = np.array([b[c] for b in boots])
+            all_draws[c] = draws
             se = _se(draws)
             for i in range(len(keys)):
                 r = est(c, point[c][i], draws[:, i]) if np.isfinite(se[i]) else {
@@ -388,6 +391,8 @@ class DecompositionResult:
                 draws = np.array([b["launch"][:, j].sum() for b in boots])
                 rows.append(est(f"launch:{name}", point["launch"][:, j].sum(), draws))
                 ld = np.array([b["launch"][:, j] for b in boots])
+                all_draws[f"launch:{name}"] = ld
+                all_draws[f"_point_launch:{name}"] = np.asarray(point["launch"][:, j])
                 for i in range(len(keys)):
                     contrib.append({**est(f"launch:{name}", point["launch"][i, j], ld[:, i]), "segment": label[i],
                                     **key_dicts[i]})  # fmt: skip
@@ -416,7 +421,7 @@ class DecompositionResult:
                                         f"{spec.n_boot - len(boots)} bootstrap replicates lost a whole period "
                                         "and were dropped", float(len(boots))))  # fmt: skip
         return cls(spec, pd.DataFrame(rows), pd.DataFrame(contrib), cells, dims, launches,
-                   float(point["kpi"][0]), float(point["kpi"][1]), len(boots), diags)
+                   float(point["kpi"][0]), float(point["kpi"][1]), len(boots), diags, all_draws)
 
     # ---------------------------------------------------------------- access
     def total(self, component: str) -> float:
@@ -433,6 +438,29 @@ class DecompositionResult:
         if m.sum() != 1:
             raise KeyError(f"no contribution {component!r} for segment {segment!r}")
         return c[m].iloc[0]
+
+    def aggregate(self, dimension: str, component: str) -> pd.DataFrame:
+        """Sum of one component over the segments sharing each value of ``dimension``, with intervals.
+
+        E.g. ``aggregate("reason", "mix")`` with segments ``("queue", "reason")``: the mix
+        contribution of each reason, summed over queues, its bootstrap SE from the same replicates.
+        """
+        if dimension not in self.spec.segments:
+            raise KeyError(f"{dimension!r} is not a segment column ({list(self.spec.segments)})")
+        if component not in self.draws:
+            raise KeyError(f"no component {component!r}; have {[k for k in self.draws if not k.startswith('_')]}")
+        values = self.cells[dimension].to_numpy()
+        point, draws = self.draws["_point_" + component], self.draws[component]
+        pop = f"mean {self.spec.outcome}, {self.spec.period} {self.spec.before} -> {self.spec.after}"
+        rows = []
+        for v in pd.unique(values):
+            m = values == v
+            se = float(np.nanstd(draws[:, m].sum(axis=1), ddof=1))
+            e = EffectEstimate.from_se(f"{component} {dimension}={v}", pop, f"{self.spec.method} decomposition",
+                                       float(point[m].sum()), se, ci_level=self.spec.ci_level)  # fmt: skip
+            rows.append({"component": component, dimension: v, "estimate": e.estimate, "se": e.se,
+                         "ci_low": e.ci_low, "ci_high": e.ci_high})  # fmt: skip
+        return pd.DataFrame(rows)
 
     def top(self, k: int = 3) -> pd.DataFrame:
         """The ``k`` largest segment contributions by absolute size, and the rest as ``other``."""

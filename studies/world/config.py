@@ -186,7 +186,7 @@ class WorldConfig:
     handle_regression_queue: str = "billing"
     handle_regression_log: float = 0.2
     volume_spike_day: int = 45
-    volume_spike_factor: float = 1.8
+    volume_spike_factor: float = 2.5
     incident_day: int = 74
     incident_reason: str = "account_access"
     incident_factor: float = 3.0
