@@ -14,7 +14,8 @@ independence tests first; on a few thousand rows it took minutes here, so it is 
 
 With linear nuisance models and exact Shapley values the robust estimator's only randomness is
 its cross-fitting split, whose ``split_random_state`` is drawn from ``rng``: same ``rng``, same
-numbers, and NumPy's global random state is neither read nor changed (a test checks both).
+numbers. DoWhy draws from NumPy's global random state during the fit, but the result does not
+depend on it (a test fits under two different global states); servicelab never seeds it.
 """
 
 from __future__ import annotations
