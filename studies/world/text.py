@@ -150,9 +150,17 @@ _TABLE_PA = pa.array(_TABLE, type=pa.string())
 
 
 def _join(slots: list[np.ndarray]) -> np.ndarray:
-    """Concatenate the table entries ``slots[0][i] + slots[1][i] + ...`` per row (in Arrow, C++)."""
-    cols = [pc.take(_TABLE_PA, pa.array(ids, type=pa.int64())) for ids in slots]
-    joined = pc.binary_join_element_wise(*cols, "")
+    """Concatenate the table entries ``slots[0][i] + slots[1][i] + ...`` per row (0 = nothing).
+
+    The present entries are compacted row by row (row-major order keeps the slots' order) into
+    one Arrow list array and joined in C++: no empty string is ever copied.
+    """
+    ids = np.stack(slots, axis=1)
+    present = ids > 0
+    flat = ids[present]
+    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), pc.take(_TABLE_PA, pa.array(flat)))
+    joined = pc.binary_join(lists, "")
     return pc.utf8_rtrim(joined, characters=" .").to_numpy(zero_copy_only=False).astype(object)
 
 
@@ -230,10 +238,16 @@ def contact_text(
     p_typo = _P_TYPO[channel]
 
     def u() -> np.ndarray:
-        return rng.random(n)
+        return rng.random(n, dtype=np.float32)
 
-    def pick(slot: str, group: np.ndarray, present: np.ndarray | bool = True) -> np.ndarray:
-        return _BANK[slot].pick(group, u(), p_typo, dot, present)
+    def pick(slot: str, group: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+        """Table ids of one phrase per row; only the rows where ``present`` draw (0 elsewhere)."""
+        if present is None:
+            return _BANK[slot].pick(group, u(), p_typo, dot)
+        idx = np.flatnonzero(present)
+        ids = np.zeros(n, dtype=np.int64)
+        ids[idx] = _BANK[slot].pick(group[idx], rng.random(idx.size, dtype=np.float32), p_typo[idx], dot[idx])
+        return ids
 
     slots: list[np.ndarray] = []
     slots.append(pick("greet", language, u() < _P_GREET[channel]))
@@ -243,18 +257,19 @@ def contact_text(
     vague = v < _P_VAGUE[channel]
     neighbour = ~vague & (v < _P_VAGUE[channel] + 0.08)
     main = pick("problem", np.where(neighbour, language * n_r + conf, lang_reason))
-    slots.append(np.where(vague, pick("vague", language), main))
+    slots.append(np.where(vague, pick("vague", language, vague), main))
     # a paraphrase of the own reason's problem (longer channels)
     slots.append(pick("problem", lang_reason, u() < _P_SECOND[channel]))
     # complexity: detail sentences, reason-specific or technical
     k = np.minimum(rng.poisson(np.exp(0.1 + 0.8 * kappa) * _LEN[channel]), _MAX_DETAILS)
     for j in range(_MAX_DETAILS):
-        det = np.where(u() < 0.5, pick("detail", lang_reason), pick("tech", language))
-        slots.append(np.where(k > j, det, 0))
+        on = k > j
+        own = on & (u() < 0.5)
+        slots.append(pick("detail", lang_reason, own) + pick("tech", language, on & ~own))
     slots.append(pick("repeat", language, u() < 1.0 / (1.0 + np.exp(2.5 - 1.0 * kappa))))
     # keyword trap and off-topic chatter
     other = (reason + rng.integers(1, n_r, size=n)) % n_r
-    slots.append(_BANK["notabout"].pick(language * n_r + other, u(), 0.0, dot, u() < 0.06))
+    slots.append(pick("notabout", language * n_r + other, u() < 0.06))
     slots.append(pick("offtopic", language, u() < 0.12))
     # tone of the message
     angry = u() < 1.0 / (1.0 + np.exp(1.2 + 0.8 * mood - 0.5 * kappa))
