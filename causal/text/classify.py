@@ -55,7 +55,7 @@ class KeywordRule:
 
 @dataclass(frozen=True)
 class ReasonClassifier:
-    """Multinomial logistic regression on TF-IDF word uni/bigrams.
+    """Multinomial logistic regression on TF-IDF words.
 
     Parameters
     ----------
@@ -70,7 +70,9 @@ class ReasonClassifier:
 
     C: float = 4.0
     test_size: float = 0.3
-    features: TextFeatures = field(default_factory=TextFeatures)
+    # unigrams: on the world's messages bigrams cost 8x the time for the same held-out accuracy (0.911
+    # against 0.913)
+    features: TextFeatures = field(default_factory=lambda: TextFeatures(ngram_max=1))
     baseline: KeywordRule | None = None
 
     def fit(self, texts: Sequence[Any] | pd.Series, labels: Sequence[Any] | pd.Series,
