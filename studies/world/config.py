@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from servicelab.errors import DesignError
+from studies.world.scenarios import validate as _validate_scenarios
 
 
 def _reason_map(**kw: float) -> dict[str, float]:
@@ -175,6 +176,20 @@ class WorldConfig:
     survey_intercept: float = -1.6
     survey_extreme: float = 1.1  # extra response logit for CSAT 1
     survey_delight: float = 0.35  # extra response logit for CSAT 5
+    # --- (e) ticket text and injected scenarios (studies.world.text, studies.world.scenarios) --
+    emit_text: bool = True  # the contact_text table (customer message, survey comment)
+    comment_share: float = 0.4  # share of survey responses that leave a comment
+    scenarios: tuple[str, ...] = ()  # any of "mix_shift", "handle_regression", "volume_spike", "incident"
+    scenario_start_day: int | None = None  # first day of the scenario week (None: the last 7 days)
+    mix_shift_reason: str = "suspension_appeal"
+    mix_shift_log_odds: float = 0.5
+    handle_regression_queue: str = "billing"
+    handle_regression_log: float = 0.2
+    volume_spike_day: int = 45
+    volume_spike_factor: float = 2.5
+    incident_day: int = 74
+    incident_reason: str = "account_access"
+    incident_factor: float = 3.0
 
     def __post_init__(self) -> None:
         try:
@@ -206,6 +221,9 @@ class WorldConfig:
         launched = [d for d in self.assist_launch_days.values() if d is not None]
         if any(d not in self.assist_max_effect for d in launched):
             raise DesignError("every assist launch day needs an entry in assist_max_effect")
+        if not 0.0 <= self.comment_share <= 1.0:
+            raise DesignError(f"comment_share must be in [0, 1], got {self.comment_share}")
+        _validate_scenarios(self)  # (e) scenario knobs
 
     def replace(self, **changes: Any) -> WorldConfig:
         """A copy with some knobs changed (``dataclasses.replace``)."""

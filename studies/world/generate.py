@@ -41,6 +41,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from servicelab.errors import DesignError
 from servicelab.random import named_stream
+from studies.world import scenarios, text
 from studies.world.config import WorldConfig
 from studies.world.schema import (
     CHANNELS,
@@ -285,9 +286,13 @@ def _contacts(
     minute = np.searchsorted(cdf, rng.random(n), side="right")
     t = (minute + rng.random(n)) * 60.0
     t = np.round(t, 6)  # whole microseconds
+    cust_idx, t, injected = scenarios.add_contacts(  # (e) scenarios: extra contacts, if any
+        seed, cfg, cust["n_window"], intensity, cust_idx, t, _REASON_TIER_P[cust["tier"]].mean(axis=0))
+    n = cust_idx.size
     order = np.argsort(t, kind="stable")
     t = t[order]
     cust_idx = cust_idx[order]
+    injected = injected[order]
     hour = (t // 3600 % 24).astype(np.int64)
     dow = (t // DAY % 7).astype(np.int64)
 
@@ -296,7 +301,7 @@ def _contacts(
     logp = np.log(_REASON_TIER_P[tier])
     night = (hour >= 22) | (hour < 6)
     logp[:, 2] += np.log(1.6) * night  # more safety reports at night (UTC)
-    reason = _categorical(rng, logp)
+    reason = _categorical(rng, scenarios.reason_logits(cfg, t, injected, logp))  # (e) scenarios
     channel = _categorical(rng, np.log(_CHANNEL_REASON_P[reason]))
     priority = np.full(n, 3, dtype=np.int32)
     priority[np.isin(reason, [0, 1])] = 2
@@ -313,6 +318,8 @@ def _contacts(
         "reason": reason,
         "channel": channel,
         "priority": priority,
+        "injected": injected,  # (e) scenarios
+        "reason_logp": logp if cfg.scenarios else None,  # (e) scenarios: without the mix-shift boost
     }
 
 
@@ -378,6 +385,8 @@ def _treatments_and_base(
         + cfg.handle_sigma * rng.standard_normal(n)
     )
     h_base = np.exp(log_h)
+    home_q = np.array([QUEUES.index(_REASON_QUEUE[r]) for r in REASONS])[reason]
+    h_base = scenarios.apply_handle(cfg, con["t"], home_q, spec, h_base)  # (e) scenarios
     rv_eff = cfg.routing_handle_scale * (
         np.array([cfg.routing_handle_effect[r] for r in REASONS])[reason]
         + np.array([cfg.routing_handle_tier[t] for t in TIERS])[tier]
@@ -990,6 +999,14 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
     tc["csat_latent"] = np.where(answered, obs["latent"], np.nan)
     truth_contacts = pd.DataFrame(tc)[list(TRUTH_SCHEMA["truth_contacts"])]
     effects = truth_effects(contacts, customers, truth_contacts, cfg)
+    # (e) scenarios: truth rows of the injections; text: the contact_text table
+    extra_truth = scenarios.truth_rows(cfg, contacts, con["injected"], con["reason_logp"], con["t"])
+    if extra_truth is not None:
+        effects = pd.concat([effects, extra_truth], ignore_index=True)
+    tables["contact_text"] = text.contact_text(
+        seed, cfg, reason=reason, channel=con["channel"], language=cust["lang"][ci], kappa=tr["kappa"],
+        mood=cust["u_s"][ci], latent=obs["latent"], responded=responded,
+    )
     truth = {"truth_effects": effects, "truth_contacts": truth_contacts}
     for table, cols in SCHEMA.items():
         tables[table] = tables[table][list(cols)]

@@ -151,3 +151,9 @@ TRUTH_SCHEMA: dict[str, dict[str, str]] = {
     },
     "truth_contacts": _truth_contacts_columns(),
 }
+
+# --- (e) ticket text (studies.world.text): one row per contact -------------------------------
+# message: the customer's first message (every contact); comment: the free-text comment of a share
+# of CSAT survey responses (NULL otherwise). The true reason is contacts.reason; the latent
+# complexity and satisfaction behind the wording are in truth_contacts.
+SCHEMA["contact_text"] = {"contact_id": "BIGINT", "message": "VARCHAR", "comment": "VARCHAR"}
