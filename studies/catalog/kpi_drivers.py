@@ -23,17 +23,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causal.attribution import AnomalyDetector, Decomposition, MechanismAttribution
-from causal.text import TextFeatures, TopicModel
 from servicelab.errors import DataError
 from servicelab.results import Diagnostic, jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, TableCheck
+
+CHECKS = (
+    TableCheck(
+        "contacts",
+        (
+            Column("contact_id", "key"),
+            Column("customer_id", "key"),
+            Column("abandoned", "key"),
+            Column("queue", "key"),
+            Column("reason", "key", required_when="NOT abandoned"),
+            Column("channel", "key", required_when="NOT abandoned"),
+            Column("specialist", "key", required_when="NOT abandoned"),
+            Column("assist_active", "key", required_when="NOT abandoned"),
+            Column("handle_s", required_when="NOT abandoned", note="NULL for abandoned contacts"),
+        ),
+        scope_label="all contacts",
+        scope_columns=("created_at",),
+    ),
+    TableCheck("contact_text", (Column("contact_id", "key"), Column("message")),
+               scope_label="all customer messages"),
+)
 
 _CONTACTS_SQL = """
 SELECT c.contact_id, c.customer_id, c.created_at, c.queue, c.reason, c.channel, c.handle_s,
        c.specialist, c.assist_active,
        coalesce(a.variant = 'treatment' AND c.created_at >= e.start_at, false) AS routing_v2
-FROM contacts c
+FROM {contacts} c
 CROSS JOIN (SELECT start_at FROM experiments WHERE experiment = 'routing-v2') e
 LEFT JOIN experiment_assignments a ON a.customer_id = c.customer_id AND a.experiment = 'routing-v2'
 WHERE NOT c.abandoned AND c.created_at >= ? AND c.created_at < ?
@@ -42,12 +62,12 @@ ORDER BY c.contact_id
 
 _VOLUME_SQL = """
 SELECT date_trunc('day', created_at) AS day, reason AS segment, count(*) AS contacts
-FROM contacts GROUP BY 1, 2 ORDER BY 1, 2
+FROM {contacts} AS c GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 _AHT_SQL = """
 SELECT date_trunc('day', created_at) AS day, queue AS segment, avg(handle_s) AS aht_s
-FROM contacts WHERE NOT abandoned GROUP BY 1, 2 ORDER BY 1, 2
+FROM {contacts} AS c WHERE NOT abandoned GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 _REGISTRY_SQL = """
@@ -60,7 +80,7 @@ ORDER BY launched_at
 
 _TEXT_SQL = """
 SELECT t.contact_id, t.message, c.created_at
-FROM contact_text t JOIN contacts c USING (contact_id) JOIN customers cu USING (customer_id)
+FROM {contact_text} t JOIN {contacts} c USING (contact_id) JOIN customers cu USING (customer_id)
 WHERE cu.language = 'en' AND c.created_at >= ? AND c.created_at < ?
 ORDER BY t.contact_id
 """
@@ -90,15 +110,21 @@ def _periods(ctx: StudyContext, contacts_end: pd.Timestamp) -> tuple[pd.Timestam
 
 def run(ctx: StudyContext) -> StudyOutput:
     """Decompose, attribute, detect and read (see the module docstring)."""
+    from causal.attribution import AnomalyDetector, Decomposition, MechanismAttribution
+    from causal.text import TextFeatures, TopicModel
+
     p = ctx.params
+    ctx.stage("checking and loading the two weeks of contacts")
+    dq = ctx.check_data(CHECKS)
+    tables = {"contacts": dq.table("contacts"), "contact_text": dq.table("contact_text")}
     segments = tuple(s.strip() for s in p["segments"].split(",") if s.strip())
-    span = ctx.query("SELECT min(created_at) AS t0, max(created_at) AS t1 FROM contacts")
+    span = ctx.query(f"SELECT min(created_at) AS t0, max(created_at) AS t1 FROM {tables['contacts']} AS c")
     t0, t1 = pd.Timestamp(span["t0"].iloc[0]), pd.Timestamp(span["t1"].iloc[0])
     before_start, after_start, after_end = _periods(ctx, t1)
     if before_start < t0.normalize():
         raise DataError(f"the week before {after_start.date()} starts before the data ({t0.date()}); "
                         "choose a later after_start")  # fmt: skip
-    frame = ctx.query(_CONTACTS_SQL, [str(before_start), str(after_end)])
+    frame = ctx.query(_CONTACTS_SQL.format(**tables), [str(before_start), str(after_end)])
     frame["period"] = np.where(frame["created_at"] >= after_start, "after", "before")
     registry = ctx.query(_REGISTRY_SQL)
 
@@ -111,6 +137,7 @@ def run(ctx: StudyContext) -> StudyOutput:
             launch_notes.append(f"{name}: exposed share {share['before']:.1%} -> {share['after']:.1%}")
         else:
             launch_notes.append(f"{name}: exposed share unchanged ({share.get('after', 0):.1%}), not a driver")
+    ctx.stage(f"decomposing the change ({p['n_boot']} cluster bootstrap replications)")
     dec = Decomposition("handle_s", segments, launches=tuple(launches), cluster="customer_id",
                         n_boot=p["n_boot"]).fit(frame, rng=ctx.rng)  # fmt: skip
 
@@ -122,13 +149,15 @@ def run(ctx: StudyContext) -> StudyOutput:
     frame["specialist_f"] = frame["specialist"].astype(float)
     gcm_res = None
     if p["gcm"]:
+        ctx.stage("mechanism attribution (DoWhy-GCM)")
         edges = (("reason_level", "specialist_f"), ("reason_level", "log_handle"), ("specialist_f", "log_handle"))
         gcm_res = MechanismAttribution(edges, "log_handle").fit(
             frame[frame["period"] == "before"], frame[frame["period"] == "after"], rng=ctx.rng)
 
     # ---- anomalies over the whole window
-    vol = _grid(ctx.query(_VOLUME_SQL), "contacts")
-    aht = _grid(ctx.query(_AHT_SQL), "aht_s")
+    ctx.stage("anomalies over the whole window")
+    vol = _grid(ctx.query(_VOLUME_SQL.format(**tables)), "contacts")
+    aht = _grid(ctx.query(_AHT_SQL.format(**tables)), "aht_s")
     an_vol = AnomalyDetector("contacts", "day", segment="segment", threshold=p["threshold"]).fit(vol)
     an_aht = AnomalyDetector("aht_s", "day", segment="segment", transform="log", threshold=p["threshold"]).fit(aht)
     launch_days = {pd.Timestamp(d).normalize(): f"{i} ({s})" for i, s, d in registry.itertuples(index=False)}
@@ -137,7 +166,8 @@ def run(ctx: StudyContext) -> StudyOutput:
     flags["known_launch"] = [launch_days.get(pd.Timestamp(d).normalize(), "") for d in flags["day"]]
 
     # ---- topics behind the change (English messages of the two weeks)
-    text = ctx.query(_TEXT_SQL, [str(before_start), str(after_end)])
+    ctx.stage(f"topics of the messages ({p['n_topics']} topics)")
+    text = ctx.query(_TEXT_SQL.format(**tables), [str(before_start), str(after_end)])
     topics = TopicModel(n_topics=p["n_topics"], features=TextFeatures(min_df=5, stop_words="english")).fit(
         text["message"], rng=ctx.rng)  # fmt: skip
     is_after = (text["created_at"] >= after_start).to_numpy()
@@ -207,7 +237,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     ax3 = topics.plot(dates=text["created_at"], freq="D")
     ax3.axvline(after_start, color="grey", ls=":")
     figs["topics"] = ax3.figure
-    diags = (*dec.diagnostics, *an_vol.diagnostics, *an_aht.diagnostics, *topics.diagnostics,
+    diags = (*dq.diagnostics, *dec.diagnostics, *an_vol.diagnostics, *an_aht.diagnostics, *topics.diagnostics,
              *(gcm_res.diagnostics if gcm_res is not None else ()))  # fmt: skip
     if truth_rows and not all(r["recovered"] for r in truth_rows):
         diags = (*diags, Diagnostic("truth", "warning", "some injected contributions were not recovered; see the "
@@ -216,7 +246,8 @@ def run(ctx: StudyContext) -> StudyOutput:
                "topics": shift.to_dict(orient="records"), "coherence": topics.coherence,
                "gcm": gcm_res.to_dict() if gcm_res is not None else None, "truth": truth_rows,
                "periods": {"before_start": str(before_start), "after_start": str(after_start),
-                           "after_end": str(after_end)}}  # fmt: skip
+                           "after_end": str(after_end)},
+               "data_quality": dq.to_dict()}  # fmt: skip
     return StudyOutput(headline=headline, results=jsonable(results),
                        tables={"totals": totals, "contributions": dec.contributions, "anomalies": flags,
                                "topics": shift, "truth": pd.DataFrame(truth_rows)},
@@ -280,10 +311,12 @@ STUDY = Study(
         Param("after_start", str, "", "first day (YYYY-MM-DD) of the week under review ('' = the last 7 days)"),
         Param("segments", str, "reason", "segment columns of the decomposition, comma-separated",
               choices=("reason", "queue", "queue,reason", "reason,channel")),
-        Param("n_boot", int, 200, "bootstrap replicates (clusters: customers)"),
-        Param("threshold", float, 5.0, "robust z threshold of the anomaly flags"),
-        Param("n_topics", int, 8, "topics of the English messages"),
+        Param("n_boot", int, 200, "bootstrap replicates (clusters: customers)", min=20),
+        Param("threshold", float, 5.0, "robust z threshold of the anomaly flags", min=0,
+              exclusive_min=True),
+        Param("n_topics", int, 8, "topics of the English messages", min=2, max=50),
         Param("gcm", bool, True, "run the DoWhy-GCM mechanism attribution"),
+        *QUALITY_PARAMS,
     ),
     default_seed=20260105,
     run=run,
