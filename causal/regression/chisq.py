@@ -82,7 +82,7 @@ class ChiSquareResult:
 
 def _expected_diag(expected: np.ndarray) -> list[Diagnostic]:
     small = int((expected < 5).sum())
-    if small and small / expected.size > 0.2 or (expected < 1).any():
+    if (small and small / expected.size > 0.2) or (expected < 1).any():
         return [Diagnostic("small_expected", "warning",
                            f"{small} of {expected.size} cells have expected count < 5: the "
                            "chi-square approximation is poor; merge categories or use an exact "
@@ -181,4 +181,4 @@ def chi_square_gof(observed: Sequence[float] | pd.Series, expected_share: Sequen
     o = pd.DataFrame({"observed": obs.to_numpy()}, index=obs.index)
     e = pd.DataFrame({"observed": exp}, index=obs.index)
     return ChiSquareResult("goodness of fit", float(res.statistic), len(obs) - 1, float(res.pvalue),
-                           w, "cohens_w", o, e, int(round(total)), tuple(_expected_diag(exp)))
+                           w, "cohens_w", o, e, round(total), tuple(_expected_diag(exp)))

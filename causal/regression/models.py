@@ -116,8 +116,8 @@ class RegressionResult:
         return Summary(f"{self.model.upper()}: {self.formula}", tab,
                        info={"n": self.n, "standard errors": self.se_type, **self.info},
                        diagnostics=self.diagnostics,
-                       notes=[f"Intervals at {self.ci_level:.0%}; Student-t where df is shown, else "
-                              "normal."])
+                       notes=[(f"Intervals at {self.ci_level:.0%}; Student-t where df is shown, else "
+                              "normal.")])
 
     def plot(self, ax: Any = None):
         """Coefficient plot with intervals (intercept left out)."""
@@ -283,7 +283,7 @@ class Regression:
         """Fit the model and return a :class:`RegressionResult`."""
         main, fes = _split_formula(self.formula)
         self._check_spec(fes)
-        lhs, _ = self._check_data(data, main, fes)
+        _lhs, _ = self._check_data(data, main, fes)
         if fes:
             return self._fit_fixest(data, main, fes)
         return self._fit_statsmodels(data, main)
@@ -377,7 +377,7 @@ class Regression:
             info["weights"] = self.weights
         table = self._table(names, coef, se, df)
         return RegressionResult(self.formula, self.model if not self.weights else "wls", self._se,
-                                table, int(len(y)), info, self.ci_level, tuple(dropped),
+                                table, len(y), info, self.ci_level, tuple(dropped),
                                 tuple(self._diags(data, dropped)))
 
     def _table(self, names: list[str], coef: np.ndarray, se: np.ndarray,
@@ -405,7 +405,6 @@ class Regression:
             # maximum-likelihood (inverse information) SEs, as statsmodels and textbooks report
             # them; fixest would scale them by (n - 1) / (n - k)
             kw["ssc"] = pf.ssc(k_adj=False)
-        caught: list[warnings.WarningMessage] = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
