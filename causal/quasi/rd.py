@@ -47,12 +47,17 @@ def _kernel_w(u: np.ndarray, kernel: str) -> np.ndarray:
 
 
 def _rdrobust(**kw: Any):
+    """rdrobust with its warnings and printed messages (e.g. mass points) kept as notes."""
+    import contextlib
+    import io
+
     from rdrobust import rdrobust
 
-    with warnings.catch_warnings(record=True) as caught:
+    buf = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(buf):
         warnings.simplefilter("always")
         out = rdrobust(**kw)
-    notes = [str(w.message) for w in caught]
+    notes = [str(w.message) for w in caught] + [ln for ln in buf.getvalue().splitlines() if ln.strip()]
     return out, notes
 
 
@@ -337,6 +342,10 @@ class RegressionDiscontinuity:
                                     f"manipulation test (Cattaneo-Jansson-Ma): T = {density['t']:.2f}, "
                                     f"p = {p:.3f}" + ("" if p > 0.05 else ": the running variable bunches "
                                                       "at the cutoff; units may sort around it"), p))
+        if any("mass points" in n_.lower() for n_ in notes):
+            diags.append(Diagnostic("mass_points", "warning", "the running variable has repeated values "
+                                    "(mass points): rdrobust adjusted for them; with a discrete score the "
+                                    "local polynomial extrapolates between mass points"))
         if (out.bws.iloc[0] > 0.5 * (data[self.running].max() - data[self.running].min())).any():
             diags.append(Diagnostic("bandwidth", "warning", "the bandwidth spans more than half the "
                                     "range of the running variable: the estimate is not local"))
