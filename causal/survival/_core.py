@@ -56,6 +56,23 @@ def km_table(t: np.ndarray, e: np.ndarray, w: np.ndarray | None = None) -> dict[
             "greenwood": gw}
 
 
+def km_indexed(times: np.ndarray, inv: np.ndarray, e: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`km_table` for data whose distinct times ``times`` and row index ``inv``
+    (``np.unique(t, return_inverse=True)``) are precomputed: only ``O(n)`` bincounts, so a
+    bootstrap that re-weights rows (multiplicities of resampled clusters) stays cheap. Times with
+    zero total weight are dropped."""
+    d = np.bincount(inv, weights=w * e, minlength=times.size)
+    removed = np.bincount(inv, weights=w, minlength=times.size)
+    keep = removed > 0
+    times, d, removed = times[keep], d[keep], removed[keep]
+    n = removed[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.cumprod(1.0 - np.where(n > 0, d / n, 0.0))
+        gw = np.cumsum(np.where((n - d) > 0, d / (n * (n - d)), np.where(d > 0, np.inf, 0.0)))
+    return {"time": times, "at_risk": n, "events": d, "removed": removed, "survival": s,
+            "greenwood": gw}
+
+
 def step_at(times: np.ndarray, values: np.ndarray, at: np.ndarray | float, start: float = 1.0) -> np.ndarray:
     """Right-continuous step function (value ``start`` before the first time) evaluated at ``at``."""
     idx = np.searchsorted(times, np.asarray(at, dtype=float), side="right") - 1

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from causal.results import EffectEstimate
-from causal.survival._core import check_survival_frame, km_table, median_time, rmst, step_at
+from causal.survival._core import check_survival_frame, km_indexed, km_table, median_time, rmst, step_at
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.results import Diagnostic, Summary, jsonable
@@ -276,29 +276,38 @@ class SurvivalEffect:
                                     inference, self.ci_level, tuple(diags) + cox.diagnostics)
 
     def _bootstrap(self, data, t, e, d, at, gen, n_b) -> dict[str, np.ndarray]:
+        """Resample clusters (or rows) with replacement. Without IPW a resample is the same data
+        with each row weighted by how often its cluster was drawn (multinomial counts), which is
+        exactly the Kaplan-Meier of the resampled rows and O(n) per replicate."""
         keys = ["rmst_diff", "log_median_ratio", *[f"pdiff@{tt}" for tt in at]]
         out = {k: np.full(n_b, np.nan) for k in keys}
-        if self.cluster:
-            codes, _ = pd.factorize(data[self.cluster])
+        codes = pd.factorize(data[self.cluster])[0] if self.cluster else np.arange(len(t))
+        G = int(codes.max()) + 1
+        idx = [np.unique(t[d == a], return_inverse=True) for a in (0, 1)]
+        ea = [e[d == a] for a in (0, 1)]
+        ca = [codes[d == a] for a in (0, 1)]
+        if self.adjust:
             order = np.argsort(codes, kind="stable")
-            G = codes.max() + 1
             starts = np.searchsorted(codes[order], np.arange(G + 1))
         for b in range(n_b):
-            if self.cluster:
-                pick = gen.integers(0, G, G)
-                rows = np.concatenate([order[starts[g]:starts[g + 1]] for g in pick])
-            else:
-                rows = gen.integers(0, len(t), len(t))
-            db = d[rows]
-            if db.min() == db.max():
-                continue
-            wb = None
+            counts = np.bincount(gen.integers(0, G, G), minlength=G).astype(float)
             if self.adjust:
+                rows = np.concatenate([np.repeat(order[starts[g]:starts[g + 1]], int(k))
+                                       for g, k in enumerate(counts) if k])
+                db = d[rows]
+                if db.min() == db.max():
+                    continue
                 try:
                     wb, _ = ipw_weights(data.iloc[rows], self.arm, self.adjust)
                 except DataError:
                     continue
-            s = _stats(_curves(t[rows], e[rows], db, wb), self.horizon, at)
+                tabs = _curves(t[rows], e[rows], db, wb)
+            else:
+                wts = [counts[c] for c in ca]
+                if any(w_.sum() == 0 for w_ in wts):
+                    continue
+                tabs = [km_indexed(idx[a][0], idx[a][1], ea[a], wts[a]) for a in (0, 1)]
+            s = _stats(tabs, self.horizon, at)
             for k in keys:
                 out[k][b] = s[k]
         return out

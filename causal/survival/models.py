@@ -305,7 +305,8 @@ class AFT:
         ``None`` means every other column.
     distribution : {"weibull", "lognormal"}
     robust : bool
-        Sandwich SEs (lifelines' AFT fitters have no cluster option; use :class:`CoxPH` with
+        Sandwich SEs (slow in lifelines: about 10 s per thousand rows; lifelines' AFT fitters have
+        no cluster option; use :class:`CoxPH` with
         ``cluster=`` or :class:`SurvivalEffect`'s cluster bootstrap for clustered data).
     ci_level : float
 

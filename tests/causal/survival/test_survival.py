@@ -186,7 +186,7 @@ def test_survival_effect_coverage_independent_units():
     p_truth = np.exp(-lam0 * tau) - np.exp(-lam1 * tau)
     rng = np.random.default_rng(6)
     z_r, z_p = [], []
-    for _ in range(40):
+    for _ in range(25):
         d = rng.integers(0, 2, 300)
         t = rng.exponential(1 / np.where(d == 1, lam1, lam0))
         c = rng.uniform(0, 30, 300)
@@ -200,7 +200,7 @@ def test_survival_effect_coverage_independent_units():
 
 def test_ipw_adjusted_survival_removes_confounding():
     rng = np.random.default_rng(8)
-    n = 3000
+    n = 2000
     x = rng.normal(size=n)
     d = (rng.random(n) < 1 / (1 + np.exp(-1.2 * x))).astype(int)  # sicker tickets opt in
     lam = 0.1 * np.exp(-0.6 * x)
@@ -211,7 +211,7 @@ def test_ipw_adjusted_survival_removes_confounding():
     tau = 10.0
     truth = np.mean(np.minimum(t1, tau)) - np.mean(np.minimum(t0, tau))  # sample ATE on RMST
     naive = SurvivalEffect("t", "e", "d", horizon=tau, n_boot=20).fit(df, rng=1).estimates["rmst_diff"]
-    adj = SurvivalEffect("t", "e", "d", horizon=tau, adjust=["x"], n_boot=80).fit(df, rng=1)
+    adj = SurvivalEffect("t", "e", "d", horizon=tau, adjust=["x"], n_boot=50).fit(df, rng=1)
     e = adj.estimates["rmst_diff"]
     assert abs(e.estimate - truth) < 3.5 * e.se, (e, truth)
     assert abs(naive.estimate - truth) > 3 * naive.se  # the unadjusted comparison is confounded
