@@ -199,6 +199,19 @@ class TWFE:
     Unbiased when all treated units adopt at once (or effects are constant); with staggered
     adoption and dynamic effects use :class:`StaggeredDiD`.
 
+    Parameters
+    ----------
+    outcome, unit, time : str
+        Panel columns.
+    treatment : str
+        0/1 column: the unit is treated in that period (``treated=`` is the deprecated name).
+    cluster : str, optional
+        Cluster of the CR1 standard errors (default: ``unit``).
+    weights : str, optional
+        Analytic weights (e.g. contacts per site-day): weighted within transformation and WLS.
+    covariates : sequence of str, optional
+        Time-varying covariates added to the regression.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
