@@ -412,7 +412,9 @@ class RegressionDiscontinuity:
         """Estimates at multiples of the (MSE-optimal or given) bandwidth.
 
         Returns one row per bandwidth with the conventional estimate and robust interval;
-        plot it with :func:`plot_sensitivity`.
+        plot it with :func:`plot_sensitivity`. With ``h`` fixed, rdrobust sets the bias
+        bandwidth ``b = h``, so the factor-1 row's interval differs a little from the main fit,
+        whose ``b`` is selected separately.
         """
         self._check(data)
         if base is None:
