@@ -136,3 +136,71 @@ def aalen_johansen(t: np.ndarray, cause: np.ndarray, k: int, w: np.ndarray | Non
     var = F**2 * C - 2 * F * CF + CF2 + np.cumsum(a2) - 2 * (F * A3 - A3F)
     return {"time": times, "cif": F, "variance": np.maximum(var, 0.0), "at_risk": n,
             "events": d_k}
+
+
+def cox_binary(t: np.ndarray, e: np.ndarray, x: np.ndarray, w: np.ndarray | None = None,
+               cluster: np.ndarray | None = None, *, max_iter: int = 50) -> dict[str, float]:
+    """Cox model with one 0/1 covariate from risk-set counts (Breslow ties), in O(n log n).
+
+    lifelines' Cox fitter takes minutes on hundreds of thousands of tickets with cluster-robust
+    SEs; with a single binary covariate (the arm) the partial likelihood depends on the data
+    only through the weighted numbers at risk and of events per arm at each event time, so the
+    MLE, the model SE, the cluster-robust sandwich (per-cluster sums of score residuals) and the
+    Grambsch-Therneau test (rank time transform) are all cheap. Without tied event times Breslow
+    and Efron coincide (the tests compare with lifelines there). Returns ``beta``, ``se``,
+    ``se_robust`` (clusters = rows when ``cluster`` is None), ``ph_stat``, ``ph_p``.
+    """
+    from scipy import stats as _st
+
+    t = np.asarray(t, dtype=float)
+    e = np.asarray(e, dtype=float)
+    x = np.asarray(x, dtype=float)
+    w = np.ones_like(t) if w is None else np.asarray(w, dtype=float)
+    times, inv = np.unique(t, return_inverse=True)
+    n1 = np.bincount(inv, weights=w * x, minlength=times.size)[::-1].cumsum()[::-1]
+    n0 = np.bincount(inv, weights=w * (1 - x), minlength=times.size)[::-1].cumsum()[::-1]
+    d = np.bincount(inv, weights=w * e, minlength=times.size)
+    d1 = np.bincount(inv, weights=w * e * x, minlength=times.size)
+    ev = d > 0
+    n1e, n0e, de, d1e = n1[ev], n0[ev], d[ev], d1[ev]
+    beta = 0.0
+    for _ in range(max_iter):
+        r = np.exp(beta)
+        xbar = n1e * r / (n0e + n1e * r)
+        U = float(np.sum(d1e - de * xbar))
+        info = float(np.sum(de * xbar * (1 - xbar)))
+        if info <= 0:
+            break
+        step = U / info
+        beta += step
+        if abs(step) < 1e-12:
+            break
+    r = np.exp(beta)
+    S = n0e + n1e * r
+    xbar = n1e * r / S
+    info = float(np.sum(de * xbar * (1 - xbar)))
+    # score residuals: delta_i (x_i - xbar(t_i)) - exp(beta x_i) (x_i A(t_i) - B(t_i))
+    h = de / S
+    A = np.zeros(times.size)
+    B = np.zeros(times.size)
+    A[ev], B[ev] = h, xbar * h
+    A, B = np.cumsum(A), np.cumsum(B)
+    xb_row = np.zeros(times.size)
+    xb_row[ev] = xbar
+    res = e * (x - xb_row[inv]) - np.exp(beta * x) * (x * A[inv] - B[inv])
+    groups = np.arange(t.size) if cluster is None else pd.factorize(cluster)[0]
+    Ug = np.bincount(groups, weights=w * res)
+    se_rob = float(np.sqrt(np.sum(Ug**2)) / info)
+    # Grambsch-Therneau with rank(time) over events: T = D / I * (sum (g - gbar) r)^2 / sum (g - gbar)^2
+    ev_rows = e > 0
+    g = _st.rankdata(t[ev_rows])
+    sch = x[ev_rows] - xb_row[inv[ev_rows]]  # Schoenfeld residuals (Breslow)
+    gw = w[ev_rows]
+    gc = g - np.average(g, weights=gw)
+    D = float(gw.sum())
+    num = float(np.sum(gw * gc * sch)) ** 2
+    den = float(np.sum(gw * gc**2)) * info / D
+    ph = num / den if den > 0 else float("nan")
+    return {"beta": float(beta), "se": float(1 / np.sqrt(info)), "se_robust": se_rob,
+            "ph_stat": float(ph), "ph_p": float(_st.chi2.sf(ph, 1)), "events": float(d.sum()),
+            "n": float(t.size)}

@@ -208,7 +208,7 @@ def run(ctx: StudyContext) -> StudyOutput:
 # --- time to resolution with censoring handled (issue 11, causal.survival) ------------------------
 # Ticket-level Kaplan-Meier curves by arm: tickets still open when the data were cut are censored,
 # not dropped, so every contact counts (no "old enough" filter). Customers were randomised, so the
-# intervals resample whole customers (cluster bootstrap; Cox hazard ratio: lifelines' sandwich
+# intervals resample whole customers (cluster bootstrap; Cox hazard ratio: sandwich
 # clustered by customer).
 _TTR_SQL = """
 SELECT c.customer_id,
