@@ -1,6 +1,6 @@
 """Quasi-experimental designs: difference-in-differences (2x2, TWFE, staggered adoption with the
 imputation estimator), synthetic control (convex weights and Bayesian via CausalPy) and
-interrupted time series.
+interrupted time series, and regression discontinuity (rdrobust with our diagnostics).
 
 Examples
 --------
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from causal.quasi.did import TWFE, DiD2x2, DiDResult, StaggeredDiD, StaggeredResult
 from causal.quasi.its import InterruptedTimeSeries, ITSResult
+from causal.quasi.rd import RDResult, RegressionDiscontinuity, plot_sensitivity
 from causal.quasi.synth import (
     BayesianSyntheticControl,
     ConvexHullWarning,
@@ -28,9 +29,12 @@ __all__ = [
     "DiDResult",
     "ITSResult",
     "InterruptedTimeSeries",
+    "RDResult",
+    "RegressionDiscontinuity",
     "StaggeredDiD",
     "StaggeredResult",
     "SynthResult",
     "SyntheticControl",
     "convex_weights",
+    "plot_sensitivity",
 ]

@@ -5,11 +5,23 @@ Naive TWFE with staggered timing compares late adopters with early adopters that
 treated; when effects grow over time that "forbidden comparison" biases it (Goodman-Bacon 2021).
 The imputation estimator only learns unit and period effects from untreated observations
 (never-treated and not-yet-treated), imputes the untreated outcome of every treated observation
-and averages the differences.
+and averages the differences. A Callaway & Sant'Anna (2021) estimate (group-time 2x2 ATTs
+against not-yet- or never-treated units, aggregated by cohort size) is computed next to it as a
+cross-check, and the event-study plot shows both.
+
+Both :class:`TWFE` and :class:`StaggeredDiD` take analytic weights (``weights="contacts"``: a
+volume-weighted site panel) and time-varying covariates (``covariates=[...]``).
+
+Argument order (shared by every quasi-experimental spec): ``outcome`` first, then the panel
+structure (``unit``, ``time``), then what defines treatment (``treatment`` for TWFE, ``adoption``
+for staggered designs), then options. ``TWFE(treated=...)`` is the old name of ``treatment`` and
+still works with a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +32,7 @@ from scipy import stats
 
 from causal.quasi._common import cluster_se, require, two_way_demean
 from causal.results import EffectEstimate
-from servicelab.errors import DataError
+from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.results import Diagnostic, Summary, jsonable
 
@@ -34,6 +46,57 @@ def _row(estimand: str, population: str, method: str, b: float, se: float | None
                               float("nan"), n=n)
     return EffectEstimate(estimand, population, method, float(b), float(se), b - Z95 * se,
                           b + Z95 * se, pvalue=float(2 * stats.norm.sf(abs(b / se))), n=n)
+
+
+def _weighted_demean(M: np.ndarray, unit: np.ndarray, time: np.ndarray, w: np.ndarray, *,
+                     tol: float = 1e-10, max_iter: int = 1000) -> np.ndarray:
+    """Residualise the columns of ``M`` on unit and time effects by weighted alternating
+    projections (weighted within transformation; unbalanced panels allowed)."""
+    M = np.array(M, dtype=float, copy=True).reshape(len(M), -1)
+    ui, ti = pd.factorize(unit)[0], pd.factorize(time)[0]
+    nu, nt = ui.max() + 1, ti.max() + 1
+    wu, wt = np.bincount(ui, w, minlength=nu), np.bincount(ti, w, minlength=nt)
+    for _ in range(max_iter):
+        prev = M.copy()
+        for idx, ws, n in ((ui, wu, nu), (ti, wt, nt)):
+            sums = np.zeros((n, M.shape[1]))
+            np.add.at(sums, idx, M * w[:, None])
+            M -= (sums / np.where(ws > 0, ws, 1.0)[:, None])[idx]
+        if np.max(np.abs(M - prev)) < tol:
+            break
+    return M
+
+
+def _wls_cluster(yd: np.ndarray, Xd: np.ndarray, w: np.ndarray, cl: np.ndarray,
+                 dof_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WLS on within-transformed data with CR1 standard errors (Stata factor)."""
+    XtW = Xd.T * w
+    bread = np.linalg.pinv(XtW @ Xd)
+    b = bread @ (XtW @ yd)
+    u = yd - Xd @ b
+    g = pd.factorize(cl)[0]
+    n_g = g.max() + 1
+    sc = np.zeros((n_g, Xd.shape[1]))
+    np.add.at(sc, g, Xd * (w * u)[:, None])
+    n = len(u)
+    cov = bread @ (sc.T @ sc) @ bread * (n_g / (n_g - 1) * (n - 1) / (n - dof_k))
+    return b, np.sqrt(np.diag(cov)), u
+
+
+def _check_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray | None:
+    if weights is None:
+        return None
+    if weights not in data.columns:
+        raise DataError(f"weights column {weights!r} not in the data")
+    w = data[weights].to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(w).all():
+        raise DataError(f"weights {weights!r} have NULL or infinite values")
+    if (w < 0).any():
+        raise DataError(f"weights {weights!r} have {int((w < 0).sum())} negative values; analytic "
+                        "weights (e.g. contact volume) must be >= 0")
+    if not (w > 0).any():
+        raise DataError(f"weights {weights!r} are all zero")
+    return w
 
 
 @dataclass(frozen=True)
@@ -136,6 +199,19 @@ class TWFE:
     Unbiased when all treated units adopt at once (or effects are constant); with staggered
     adoption and dynamic effects use :class:`StaggeredDiD`.
 
+    Parameters
+    ----------
+    outcome, unit, time : str
+        Panel columns.
+    treatment : str
+        0/1 column: the unit is treated in that period (``treated=`` is the deprecated name).
+    cluster : str, optional
+        Cluster of the CR1 standard errors (default: ``unit``).
+    weights : str, optional
+        Analytic weights (e.g. contacts per site-day): weighted within transformation and WLS.
+    covariates : sequence of str, optional
+        Time-varying covariates added to the regression.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -149,34 +225,62 @@ class TWFE:
     outcome: str
     unit: str
     time: str
-    treated: str
+    treatment: str | None = None
     cluster: str | None = None
     population: str = "treated unit-periods"
+    weights: str | None = None
+    covariates: Sequence[str] = ()
+    treated: str | None = None  # deprecated name of ``treatment``
+
+    def __post_init__(self) -> None:
+        if self.treated is not None:
+            warnings.warn("TWFE(treated=...) is deprecated; use treatment=... (the name every "
+                          "causal spec uses)", DeprecationWarning, stacklevel=3)
+            if self.treatment is not None and self.treatment != self.treated:
+                raise DesignError("give treatment= or the deprecated treated=, not both")
+            object.__setattr__(self, "treatment", self.treated)
+        if self.treatment is None:
+            raise DesignError("TWFE needs treatment=<0/1 column>")
 
     def fit(self, data: pd.DataFrame) -> DiDResult:
-        """Estimate beta with cluster-robust (CR1) SE."""
-        require(data, [self.outcome, self.unit, self.time, self.treated])
-        d = data[self.treated].astype(float).to_numpy()
+        """Estimate beta with cluster-robust (CR1) SE (weighted and with covariates if given)."""
+        treat = str(self.treatment)
+        covs = list(self.covariates)
+        require(data, [self.outcome, self.unit, self.time, treat, *covs]
+                + ([self.cluster] if self.cluster else []))
+        w = _check_weights(data, self.weights)
+        d = data[treat].astype(float).to_numpy()
         if not set(np.unique(d).tolist()) <= {0.0, 1.0}:
-            raise DataError(f"{self.treated!r} must be a 0/1 treatment indicator")
-        ever = data.groupby(self.unit)[self.treated].transform("max").astype(bool)
+            raise DataError(f"{treat!r} must be a 0/1 treatment indicator")
+        ever = data.groupby(self.unit)[treat].transform("max").astype(bool)
         if ever.all():
             raise DataError("every unit is treated at some point and there is no never-treated "
                             "unit; TWFE then relies on already-treated units as controls. Use "
                             "StaggeredDiD (not-yet-treated controls) or add control units")
-        first = data.loc[data[self.treated].astype(bool)].groupby(self.unit)[self.time].min()
+        first = data.loc[data[treat].astype(bool)].groupby(self.unit)[self.time].min()
         if (first <= data[self.time].min()).all():
             raise DataError("treated units are treated from the first period: no pre-period to "
                             "learn their untreated level from")
         cl = data[self.cluster or self.unit].to_numpy()
-        yd = two_way_demean(np.column_stack([data[self.outcome].to_numpy(float), d]),
-                            data[self.unit].to_numpy(), data[self.time].to_numpy())
-        b = float(yd[:, 1] @ yd[:, 0] / (yd[:, 1] @ yd[:, 1]))
-        u = yd[:, 0] - b * yd[:, 1]
         nu, nt = data[self.unit].nunique(), data[self.time].nunique()
-        se = float(cluster_se(yd[:, [1]], u, cl, dof_k=1 + (nu - 1) + (nt - 1) + 1)[0])
-        est = _row("ATT", self.population, f"TWFE (SE clustered by {self.cluster or self.unit})",
-                   b, se, len(u))
+        if w is None and not covs:
+            yd = two_way_demean(np.column_stack([data[self.outcome].to_numpy(float), d]),
+                                data[self.unit].to_numpy(), data[self.time].to_numpy())
+            b = float(yd[:, 1] @ yd[:, 0] / (yd[:, 1] @ yd[:, 1]))
+            u = yd[:, 0] - b * yd[:, 1]
+            se = float(cluster_se(yd[:, [1]], u, cl, dof_k=1 + (nu - 1) + (nt - 1) + 1)[0])
+        else:
+            ww = np.ones(len(d)) if w is None else w
+            M = np.column_stack([data[self.outcome].to_numpy(float), d,
+                                 *[data[c].to_numpy(float) for c in covs]])
+            Md = _weighted_demean(M, data[self.unit].to_numpy(), data[self.time].to_numpy(), ww)
+            bb, ses, u = _wls_cluster(Md[:, 0], Md[:, 1:], ww, cl,
+                                      dof_k=1 + (nu - 1) + (nt - 1) + 1 + len(covs))
+            b, se = float(bb[0]), float(ses[0])
+        extra = (f", weighted by {self.weights}" if self.weights else "") + (
+            f", covariates {covs}" if covs else "")
+        est = _row("ATT", self.population,
+                   f"TWFE (SE clustered by {self.cluster or self.unit}{extra})", b, se, len(u))
         diags = []
         n_cl = len(np.unique(cl))
         if n_cl < 20:
@@ -191,7 +295,8 @@ class TWFE:
 
 @dataclass(frozen=True)
 class StaggeredResult:
-    """Imputation-estimator ATT, event-study coefficients, pre-trend test and naive TWFE."""
+    """Imputation-estimator ATT, event-study coefficients, pre-trend test, naive TWFE and the
+    Callaway-Sant'Anna cross-check."""
 
     att: EffectEstimate
     twfe: EffectEstimate
@@ -201,11 +306,17 @@ class StaggeredResult:
     pretrend_p: float
     cohorts: pd.DataFrame
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    cs_att: EffectEstimate | None = None
+    cs_event_study: pd.DataFrame | None = None
+    group_time: pd.DataFrame | None = None
 
     def summary(self) -> Summary:
-        """ATT (imputation) next to naive TWFE, plus the pre-trend test."""
+        """ATT (imputation) next to naive TWFE and Callaway-Sant'Anna, plus the pre-trend test."""
+        rows = [self.att.to_row(), self.twfe.to_row()]
+        if self.cs_att is not None:
+            rows.append(self.cs_att.to_row())
         return Summary("Staggered DiD (Borusyak-Jaravel-Spiess imputation)",
-                       pd.DataFrame([self.att.to_row(), self.twfe.to_row()]),
+                       pd.DataFrame(rows),
                        info={"estimand": "ATT over treated unit-periods",
                              "population": self.att.population,
                              "pre-trend test": f"chi2({self.pretrend_df}) = "
@@ -215,25 +326,35 @@ class StaggeredResult:
                               "observations (never- and not-yet-treated), so already-treated "
                               "units are never used as controls. Naive TWFE is shown for contrast; "
                               "it is biased when effects vary with time since adoption."),
+                              ("Callaway-Sant'Anna: 2x2 DiDs of each adoption cohort against "
+                               "not-yet-treated (or never-treated) units from the period before "
+                               "adoption, averaged with cohort-size weights; a cross-check with "
+                               "other identifying comparisons (no covariates)."),
                               ("Pre-trend test: placebo effects in the periods before adoption, "
                               "imputed the same way; jointly zero under parallel trends.")])
 
     def plot(self, ax: Any = None):
-        """Event-study plot: effect by period relative to adoption with 95% intervals."""
+        """Event-study plot: imputation and Callaway-Sant'Anna effects by period relative to
+        adoption, with 95% intervals."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots(figsize=(6, 3.5))[1]
         es = self.event_study
         pre = es["rel_time"] < 0
-        for mask, colour, label in ((pre, "grey", "pre (placebo)"), (~pre, "C0", "post")):
+        for mask, colour, label in ((pre, "grey", "imputation, pre (placebo)"),
+                                    (~pre, "C0", "imputation (BJS)")):
             s = es[mask]
             ax.errorbar(s["rel_time"], s["estimate"], yerr=Z95 * s["se"], fmt="o", capsize=2,
                         color=colour, label=label)
+        if self.cs_event_study is not None and len(self.cs_event_study):
+            cs = self.cs_event_study
+            ax.errorbar(cs["rel_time"] + 0.2, cs["estimate"], yerr=Z95 * cs["se"], fmt="s",
+                        capsize=2, color="C1", ms=4, label="Callaway-Sant'Anna")
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", ls="--", lw=0.8)
         ax.set_xlabel("periods since adoption")
         ax.set_ylabel("effect")
-        ax.legend()
+        ax.legend(fontsize=8)
         return ax
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,6 +364,9 @@ class StaggeredResult:
                          "pretrend": {"stat": self.pretrend_stat, "df": self.pretrend_df,
                                       "p": self.pretrend_p},
                          "cohorts": self.cohorts.to_dict(orient="records"),
+                         "callaway_santanna": None if self.cs_att is None else {
+                             "att": self.cs_att.to_dict(),
+                             "event_study": self.cs_event_study.to_dict(orient="records")},
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
@@ -262,6 +386,18 @@ class StaggeredDiD:
         Last event time reported (all by default).
     n_boot : int
         Unit (cluster) bootstrap replications for standard errors.
+    weights : str, optional
+        Analytic weights per unit-period (e.g. contacts of a site-day): unit and period effects
+        are fitted by weighted least squares and the ATT is the weighted mean over treated
+        unit-periods (a per-contact ATT for volume weights).
+    covariates : sequence of str, optional
+        Time-varying covariates, fitted with the unit and period effects on untreated
+        observations and used in the imputation (not in the Callaway-Sant'Anna cross-check).
+    cross_check : bool
+        Compute the Callaway-Sant'Anna estimate next to the imputation one.
+    cs_control : {"notyet", "never"}
+        Controls of the cross-check: not-yet-treated (and never-treated) units, or never-treated
+        units only.
 
     Examples
     --------
@@ -283,14 +419,23 @@ class StaggeredDiD:
     max_horizon: int | None = None
     n_boot: int = 199
     population: str = "treated unit-periods (all adoption cohorts)"
+    weights: str | None = None
+    covariates: Sequence[str] = ()
+    cross_check: bool = True
+    cs_control: str = "notyet"
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> StaggeredResult:
         """Impute untreated outcomes, average, bootstrap units, test pre-trends."""
-        require(data, [self.outcome, self.unit, self.time])
+        covs = list(self.covariates)
+        require(data, [self.outcome, self.unit, self.time, *covs])
         if self.adoption not in data.columns:
             raise DataError(f"adoption column {self.adoption!r} not in the data")
+        if self.cs_control not in ("notyet", "never"):
+            raise DesignError(f"cs_control must be 'notyet' or 'never'; got {self.cs_control!r}")
+        w = _check_weights(data, self.weights)
         gen = resolve_rng(rng)
-        df = data[[self.outcome, self.unit, self.time, self.adoption]].copy()
+        df = data[[self.outcome, self.unit, self.time, self.adoption, *covs]].copy()
+        df["_w"] = 1.0 if w is None else w
         df["_u"] = pd.factorize(df[self.unit])[0]
         times = np.sort(df[self.time].unique())
         df["_t"] = np.searchsorted(times, df[self.time])
@@ -332,16 +477,26 @@ class StaggeredDiD:
         mat = np.array([[b.get(k, np.nan) for k in keys] for b in boots])
         se = dict(zip(keys, np.nanstd(mat, axis=0, ddof=1), strict=True))
         n_treated = int(treated_obs.sum())
-        att = _row("ATT", self.population, "imputation (BJS), unit bootstrap SE", full["att"],
-                   se["att"], n_treated)
+        extra = (f", weighted by {self.weights}" if self.weights else "") + (
+            f", covariates {covs}" if covs else "")
+        att = _row("ATT", self.population, f"imputation (BJS), unit bootstrap SE{extra}",
+                   full["att"], se["att"], n_treated)
         # naive TWFE for contrast
         dcol = treated_obs.astype(float).to_numpy()
-        yd = two_way_demean(np.column_stack([df[self.outcome].to_numpy(float), dcol]),
-                            df["_u"].to_numpy(), df["_t"].to_numpy())
-        bt = float(yd[:, 1] @ yd[:, 0] / (yd[:, 1] @ yd[:, 1]))
-        ut = yd[:, 0] - bt * yd[:, 1]
-        set_ = float(cluster_se(yd[:, [1]], ut, df["_u"].to_numpy(),
-                                dof_k=1 + n_units + len(times) - 1)[0])
+        if w is None and not covs:
+            yd = two_way_demean(np.column_stack([df[self.outcome].to_numpy(float), dcol]),
+                                df["_u"].to_numpy(), df["_t"].to_numpy())
+            bt = float(yd[:, 1] @ yd[:, 0] / (yd[:, 1] @ yd[:, 1]))
+            ut = yd[:, 0] - bt * yd[:, 1]
+            set_ = float(cluster_se(yd[:, [1]], ut, df["_u"].to_numpy(),
+                                    dof_k=1 + n_units + len(times) - 1)[0])
+        else:
+            M = np.column_stack([df[self.outcome].to_numpy(float), dcol,
+                                 *[df[c].to_numpy(float) for c in covs]])
+            Md = _weighted_demean(M, df["_u"].to_numpy(), df["_t"].to_numpy(), df["_w"].to_numpy())
+            bb, ses, _ = _wls_cluster(Md[:, 0], Md[:, 1:], df["_w"].to_numpy(), df["_u"].to_numpy(),
+                                      dof_k=1 + n_units + len(times) - 1 + len(covs))
+            bt, set_ = float(bb[0]), float(ses[0])
         twfe = _row("ATT", self.population, "naive TWFE (for contrast)", bt, set_, n_treated)
         rel_keys = sorted(k for k in keys if isinstance(k, int | np.integer))
         es = pd.DataFrame({"rel_time": rel_keys, "estimate": [full[k] for k in rel_keys],
@@ -368,19 +523,48 @@ class StaggeredDiD:
                                     "bootstrap SE is rough with few clusters", n_units))
         cohorts = (df.loc[np.isfinite(df["_a"])].groupby(self.adoption)["_u"].nunique()
                    .rename("units").reset_index())
-        return StaggeredResult(att, twfe, es, stat, dof, p, cohorts, tuple(diags))
+        cs_att = cs_es = gt = None
+        if self.cross_check:
+            cs_keys = [k for k in keys if isinstance(k, tuple)]
+            if ("cs", "att") in full and np.isfinite(full[("cs", "att")]):
+                cs_att = _row("ATT", self.population,
+                              f"Callaway-Sant'Anna ({self.cs_control}-treated controls), unit "
+                              "bootstrap SE" + (f", weighted by {self.weights}" if self.weights else ""),
+                              full[("cs", "att")], se[("cs", "att")], n_treated)
+                ek = sorted(k[1] for k in cs_keys if k[0] == "cs_es")
+                cs_es = pd.DataFrame({"rel_time": ek, "estimate": [full[("cs_es", e)] for e in ek],
+                                      "se": [se[("cs_es", e)] for e in ek]})
+                gt = self._group_time(df, keep_table=True)
+                gap = abs(cs_att.estimate - att.estimate)
+                joint = float(np.hypot(cs_att.se or 0.0, att.se or 0.0))
+                ok = not np.isfinite(joint) or joint == 0 or gap <= 3 * joint
+                diags.append(Diagnostic("cross_check", "ok" if ok else "warning",
+                                        f"Callaway-Sant'Anna ATT {cs_att.estimate:.4g} vs imputation "
+                                        f"{att.estimate:.4g}" + ("" if ok else ": the estimators "
+                                        "disagree beyond their noise; check the comparison groups "
+                                        "and the parallel-trends assumption"), float(gap)))
+            else:
+                diags.append(Diagnostic("cross_check", "warning", "Callaway-Sant'Anna could not be "
+                                        "computed (no cohort with a pre-period and a control)"))
+        return StaggeredResult(att, twfe, es, stat, dof, p, cohorts, tuple(diags), cs_att, cs_es, gt)
 
     def _estimate(self, df: pd.DataFrame, h_max: int | None) -> dict[Any, float]:
         y = df[self.outcome].to_numpy(float)
         u, t, rel = df["_u"].to_numpy(), df["_t"].to_numpy(), df["_rel"].to_numpy()
+        covs = list(self.covariates)
+        X = df[covs].to_numpy(float) if covs else None
+        w = df["_w"].to_numpy(float) if self.weights else None
         treated = rel >= 0
         out: dict[Any, float] = {}
-        tau = self._impute(y, u, t, ~treated, treated)
-        out["att"] = float(np.mean(tau))
+        tau = self._impute(y, u, t, ~treated, treated, X, w)
+        wt = None if w is None else w[treated]
+        out["att"] = float(np.mean(tau)) if wt is None else float(np.average(tau, weights=wt))
         rel_t = rel[treated]
         for h in np.unique(rel_t):
             if h_max is None or h <= h_max:
-                out[int(h)] = float(tau[rel_t == h].mean())
+                m = rel_t == h
+                out[int(h)] = (float(tau[m].mean()) if wt is None or wt[m].sum() == 0
+                               else float(np.average(tau[m], weights=wt[m])))
         # placebo: hold out the K pre-periods of treated units and impute them
         k = self.pre_periods
         first_t = np.full(u.max() + 1, np.iinfo(np.int64).max)
@@ -389,28 +573,120 @@ class StaggeredDiD:
         lead = (rel < 0) & (rel >= -k) & (t > first_t[u])
         if lead.any():
             fit_mask = ~treated & ~lead
-            tau_pre = self._impute(y, u, t, fit_mask, lead)
+            tau_pre = self._impute(y, u, t, fit_mask, lead, X, w)
             rel_l = rel[lead]
+            wl = None if w is None else w[lead]
             for h in np.unique(rel_l):
-                out[int(h)] = float(tau_pre[rel_l == h].mean())
+                m = rel_l == h
+                out[int(h)] = (float(tau_pre[m].mean()) if wl is None or wl[m].sum() == 0
+                               else float(np.average(tau_pre[m], weights=wl[m])))
+        if self.cross_check:
+            out.update(self._group_time(df))
+        return out
+
+    def _group_time(self, df: pd.DataFrame, keep_table: bool = False) -> Any:
+        """Callaway-Sant'Anna: ATT(g, t) of each cohort g against not-yet- (or never-) treated
+        units, long differences from the period before adoption (universal base), aggregated to
+        event times and to the overall ATT with cohort-size weights."""
+        cell = df.groupby(["_u", "_t"]).apply(
+            lambda f: pd.Series({"y": np.average(f[self.outcome], weights=f["_w"])
+                                 if f["_w"].sum() > 0 else np.nan, "w": f["_w"].sum()}),
+            include_groups=False) if df.duplicated(["_u", "_t"]).any() else (
+            df.set_index(["_u", "_t"])[[self.outcome, "_w"]].rename(columns={self.outcome: "y",
+                                                                             "_w": "w"}))
+        Y = cell["y"].unstack("_t")
+        W = cell["w"].unstack("_t")
+        n_t = int(df["_t"].max()) + 1
+        Y = Y.reindex(columns=range(n_t))
+        W = W.reindex(columns=range(n_t)).fillna(0.0)
+        a = df.groupby("_u")["_a"].first().reindex(Y.index).to_numpy()
+        Yv, Wv = Y.to_numpy(float), W.to_numpy(float)
+        wu = np.nanmean(np.where(Wv > 0, Wv, np.nan), axis=1)  # unit weight: mean weight
+        wu = np.where(np.isfinite(wu), wu, 0.0)
+        cols = np.arange(n_t)
+        rows, out = [], {}
+        for g in np.unique(a[np.isfinite(a)]).astype(int):
+            base = g - 1
+            if base < 0:
+                continue
+            D = Yv - Yv[:, [base]]
+            obs = np.isfinite(D)
+            tr = (a == g)[:, None] & obs
+            if self.cs_control == "never":
+                ctl = (~np.isfinite(a))[:, None] & obs
+            else:
+                ctl = (a[:, None] > np.maximum(cols, base)[None, :]) & obs & (a != g)[:, None]
+            wt_tr = np.where(tr, wu[:, None], 0.0)
+            wt_c = np.where(ctl, wu[:, None], 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m_tr = np.nansum(np.where(tr, D, 0.0) * wt_tr, axis=0) / wt_tr.sum(axis=0)
+                m_c = np.nansum(np.where(ctl, D, 0.0) * wt_c, axis=0) / wt_c.sum(axis=0)
+            att_gt = m_tr - m_c
+            n_g = float(wu[a == g].sum())
+            for tt in cols:
+                if tt == base or not np.isfinite(att_gt[tt]):
+                    continue
+                e = int(tt - g)
+                if e < -self.pre_periods or (self.max_horizon is not None and e > self.max_horizon):
+                    continue
+                rows.append({"cohort": g, "period": int(tt), "rel_time": e, "att": float(att_gt[tt]),
+                             "weight": n_g})
+        gt = pd.DataFrame(rows, columns=["cohort", "period", "rel_time", "att", "weight"])
+        if keep_table:
+            return gt
+        if gt.empty:
+            return {("cs", "att"): float("nan")}
+        post = gt[gt["rel_time"] >= 0]
+        out[("cs", "att")] = (float(np.average(post["att"], weights=post["weight"]))
+                              if len(post) and post["weight"].sum() > 0 else float("nan"))
+        for e, sub in gt.groupby("rel_time"):
+            if sub["weight"].sum() > 0:
+                out[("cs_es", int(e))] = float(np.average(sub["att"], weights=sub["weight"]))
         return out
 
     @staticmethod
-    def _impute(y, u, t, fit_mask, target_mask) -> np.ndarray:
-        """Fit y = a_u + l_t on ``fit_mask`` rows; return y - prediction on ``target_mask``."""
+    def _impute(y, u, t, fit_mask, target_mask, X=None, w=None) -> np.ndarray:
+        """Fit y = a_u + l_t (+ X g) on ``fit_mask`` rows (weighted by ``w``); return
+        y - prediction on ``target_mask``."""
         uf, tf, yf = u[fit_mask], t[fit_mask], y[fit_mask]
         nu, nt = u.max() + 1, t.max() + 1
+        gamma = None
+        if X is not None or w is not None:
+            wf = np.ones(len(yf)) if w is None else w[fit_mask]
+            if X is not None:
+                M = _weighted_demean(np.column_stack([yf, X[fit_mask]]), uf, tf, wf)
+                Xd = M[:, 1:]
+                gamma = np.linalg.lstsq(Xd * np.sqrt(wf)[:, None], M[:, 0] * np.sqrt(wf),
+                                        rcond=None)[0]
+                yf = yf - X[fit_mask] @ gamma
+        else:
+            wf = None
         a, l_ = np.zeros(nu), np.zeros(nt)
-        cu = np.maximum(np.bincount(uf, minlength=nu), 1)
-        ct = np.maximum(np.bincount(tf, minlength=nt), 1)
-        for _ in range(500):
-            a_new = np.bincount(uf, yf - l_[tf], minlength=nu) / cu
-            l_new = np.bincount(tf, yf - a_new[uf], minlength=nt) / ct
-            done = max(np.max(np.abs(a_new - a)), np.max(np.abs(l_new - l_))) < 1e-10
-            a, l_ = a_new, l_new
-            if done:
-                break
+        if wf is None:
+            cu = np.maximum(np.bincount(uf, minlength=nu), 1)
+            ct = np.maximum(np.bincount(tf, minlength=nt), 1)
+            for _ in range(500):
+                a_new = np.bincount(uf, yf - l_[tf], minlength=nu) / cu
+                l_new = np.bincount(tf, yf - a_new[uf], minlength=nt) / ct
+                done = max(np.max(np.abs(a_new - a)), np.max(np.abs(l_new - l_))) < 1e-10
+                a, l_ = a_new, l_new
+                if done:
+                    break
+        else:
+            cu = np.bincount(uf, wf, minlength=nu)
+            ct = np.bincount(tf, wf, minlength=nt)
+            cu, ct = np.where(cu > 0, cu, 1.0), np.where(ct > 0, ct, 1.0)
+            for _ in range(500):
+                a_new = np.bincount(uf, wf * (yf - l_[tf]), minlength=nu) / cu
+                l_new = np.bincount(tf, wf * (yf - a_new[uf]), minlength=nt) / ct
+                done = max(np.max(np.abs(a_new - a)), np.max(np.abs(l_new - l_))) < 1e-10
+                a, l_ = a_new, l_new
+                if done:
+                    break
         ut, tt = u[target_mask], t[target_mask]
         if (np.bincount(uf, minlength=nu)[np.unique(ut)] == 0).any():
             raise DataError("a treated unit has no untreated period: no pre-period")
-        return y[target_mask] - a[ut] - l_[tt]
+        pred = a[ut] + l_[tt]
+        if gamma is not None:
+            pred = pred + X[target_mask] @ gamma
+        return y[target_mask] - pred

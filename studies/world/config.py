@@ -171,6 +171,17 @@ class WorldConfig:
     specialist_fcr_effect: float = 0.6
     specialist_fcr_complexity: float = 0.3
     specialist_followup_effect: float = -0.2
+    # --- (e) priority lane (regression discontinuity) -----------------------------------------
+    # a risk model scores every answered contact from 0 to 100; contacts scoring at least the
+    # cutoff go to the priority lane, whose back-office follow-up is faster. followup_h(0) =
+    # exp(log(median) + slope * (score - cutoff) / 10 + sigma * noise), the noise independent of
+    # the score; the lane multiplies it by exp(effect + effect_slope * (score - cutoff) / 10)
+    priority_cutoff: float = 70.0
+    priority_followup_median_h: float = 30.0
+    priority_followup_slope: float = 0.15  # log hours per 10 score points (riskier = longer)
+    priority_followup_sigma: float = 0.6
+    priority_lane_effect: float = -0.5  # log multiplier of the follow-up time at the cutoff
+    priority_lane_effect_slope: float = -0.05  # ... per 10 score points above the cutoff
     # --- CSAT and survey --------------------------------------------------------------------
     csat_cuts: tuple[float, ...] = (-0.6, -0.1, 0.5, 1.9)
     survey_intercept: float = -1.6
@@ -218,6 +229,11 @@ class WorldConfig:
             raise DesignError(
                 f"experiment_start_day must be inside the window, got {self.experiment_start_day}"
             )
+        if not 0.0 < self.priority_cutoff < 100.0:
+            raise DesignError(f"priority_cutoff must be inside the score range (0, 100), got "
+                              f"{self.priority_cutoff}")
+        if self.priority_followup_median_h <= 0 or self.priority_followup_sigma <= 0:
+            raise DesignError("priority_followup_median_h and priority_followup_sigma must be > 0")
         launched = [d for d in self.assist_launch_days.values() if d is not None]
         if any(d not in self.assist_max_effect for d in launched):
             raise DesignError("every assist launch day needs an entry in assist_max_effect")

@@ -692,6 +692,55 @@ def _obj(names: tuple[str, ...] | list[str], codes: np.ndarray) -> np.ndarray:
     return np.asarray(names, dtype=object)[codes]
 
 
+def _priority_lane(
+    seed: int, cfg: WorldConfig, con: dict[str, np.ndarray], cust: dict[str, np.ndarray],
+    answered: np.ndarray, start: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The priority lane: a sharp discontinuity at ``cfg.priority_cutoff`` of a 0-100 risk score.
+
+    Draws only from its own stream (``"priority"``), so every other table is unchanged. The
+    score rises smoothly with tier, account age and reason (no bunching at the cutoff); the
+    follow-up time's noise is independent of the score, so the effect at the cutoff is exact:
+    E[followup_h(1) - followup_h(0) | score = c] = exp(mu + sigma^2 / 2) * (exp(effect) - 1).
+    """
+    rng = stream(seed, "priority")
+    idx = np.flatnonzero(answered)
+    m = idx.size
+    tier = con["tier"][idx]
+    age = cust["age"][con["cust"][idx]]
+    reason = con["reason"][idx]
+    lin = (
+        0.35 * tier
+        + 0.15 * np.log(age / 365.0)
+        + np.array([0.2, 0.6, 0.9, 0.1, 0.0, -0.4])[reason]
+        + 0.9 * rng.standard_normal(m)
+    )
+    # a model score: full precision (rounding would create mass points at every value)
+    score = 100.0 / (1.0 + np.exp(-(lin - 0.2)))
+    lane = score >= cfg.priority_cutoff
+    u = (score - cfg.priority_cutoff) / 10.0
+    log0 = (
+        np.log(cfg.priority_followup_median_h)
+        + cfg.priority_followup_slope * u
+        + cfg.priority_followup_sigma * rng.standard_normal(m)
+    )
+    y0 = np.exp(log0)
+    y1 = y0 * np.exp(cfg.priority_lane_effect + cfg.priority_lane_effect_slope * u)
+    ids = (idx + 1).astype(np.int64)
+    table = pd.DataFrame(
+        {
+            "contact_id": ids,
+            "customer_id": (con["cust"][idx] + 1).astype(np.int64),
+            "created_at": _ts(start, con["t"][idx]),
+            "priority_score": score,
+            "priority_lane": lane,
+            "followup_h": np.where(lane, y1, y0),
+        }
+    )
+    truth = pd.DataFrame({"contact_id": ids, "followup_h__0": y0, "followup_h__1": y1})
+    return table, truth
+
+
 # --------------------------------------------------------------------------------------------
 # public entry point
 # --------------------------------------------------------------------------------------------
@@ -902,6 +951,7 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
         }
     )
     staffing = _staffing_table(cfg, ag, start)
+    priority_reviews, truth_priority = _priority_lane(seed, cfg, con, cust, answered, start)
     meta = {
         "seed": str(seed),
         "scale": repr(float(scale)),
@@ -915,6 +965,7 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
         "experiment": EXPERIMENT,
         "experiment_start_day": str(cfg.experiment_start_day),
         "srm_bias": repr(float(cfg.srm_bias)),
+        "priority_cutoff": repr(float(cfg.priority_cutoff)),
         "config_sha256": hashlib.sha256(
             json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()
         ).hexdigest(),
@@ -932,6 +983,7 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
         "assist_rollout": rollout,
         "staffing": staffing,
         "world_meta": world_meta,
+        "priority_reviews": priority_reviews,
     }
 
     # ---------------- potential outcomes -----------------------------------------------
@@ -998,7 +1050,7 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
     tc["resolution_s"] = np.where(answered, resolution, np.nan)
     tc["csat_latent"] = np.where(answered, obs["latent"], np.nan)
     truth_contacts = pd.DataFrame(tc)[list(TRUTH_SCHEMA["truth_contacts"])]
-    effects = truth_effects(contacts, customers, truth_contacts, cfg)
+    effects = truth_effects(contacts, customers, truth_contacts, cfg, priority_reviews)
     # (e) scenarios: truth rows of the injections; text: the contact_text table
     extra_truth = scenarios.truth_rows(cfg, contacts, con["injected"], con["reason_logp"], con["t"])
     if extra_truth is not None:
@@ -1007,7 +1059,8 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
         seed, cfg, reason=reason, channel=con["channel"], language=cust["lang"][ci], kappa=tr["kappa"],
         mood=cust["u_s"][ci], latent=obs["latent"], responded=responded,
     )
-    truth = {"truth_effects": effects, "truth_contacts": truth_contacts}
+    truth = {"truth_effects": effects, "truth_contacts": truth_contacts,
+             "truth_priority": truth_priority}
     for table, cols in SCHEMA.items():
         tables[table] = tables[table][list(cols)]
     return World(tables=tables, truth=truth, meta=meta, config=cfg)

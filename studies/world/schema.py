@@ -95,6 +95,17 @@ SCHEMA: dict[str, dict[str, str]] = {
     "assist_rollout": {"site": "VARCHAR", "launched_at": "TIMESTAMP"},
     "staffing": {"interval_start": "TIMESTAMP", "queue": "VARCHAR", "agents": "INT"},
     "world_meta": {"key": "VARCHAR", "value": "VARCHAR"},
+    # added: the priority lane (a regression discontinuity). One row per answered contact: the
+    # risk model's score (0-100), whether the contact went to the priority lane (score >= the
+    # cutoff in world_meta "priority_cutoff") and the hours until its back-office follow-up
+    "priority_reviews": {
+        "contact_id": "BIGINT",
+        "customer_id": "BIGINT",
+        "created_at": "TIMESTAMP",
+        "priority_score": "DOUBLE",
+        "priority_lane": "BOOLEAN",
+        "followup_h": "DOUBLE",
+    },
 }
 
 # outcomes with potential outcomes in truth_contacts, per intervention
@@ -150,6 +161,12 @@ TRUTH_SCHEMA: dict[str, dict[str, str]] = {
         "n": "BIGINT",
     },
     "truth_contacts": _truth_contacts_columns(),
+    # added: potential follow-up hours of every priority_reviews row (0 = standard lane)
+    "truth_priority": {
+        "contact_id": "BIGINT",
+        "followup_h__0": "DOUBLE",
+        "followup_h__1": "DOUBLE",
+    },
 }
 
 # --- (e) ticket text (studies.world.text): one row per contact -------------------------------

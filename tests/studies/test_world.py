@@ -254,7 +254,7 @@ def test_truth_tables_are_complete(world: World) -> None:
         for outcome in outcomes:
             rows = te[(te.intervention == intervention) & (te.outcome == outcome)]
             assert len(rows) > 0, (intervention, outcome)
-    assert set(te.intervention) == {"routing_v2", "assist", "help_bot", "specialist"}
+    assert set(te.intervention) == {"routing_v2", "assist", "help_bot", "specialist", "priority_lane"}
     assert set(te.estimand) == {"ATE", "ATT", "CATE", "LATE"}
     for intervention in ("routing_v2", "help_bot"):
         cate = te[(te.intervention == intervention) & (te.estimand == "CATE")]
