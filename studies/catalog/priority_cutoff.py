@@ -12,22 +12,39 @@ contacts scoring right at the cutoff. On the synthetic world it sits next to the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from causal.quasi import RegressionDiscontinuity, plot_sensitivity
 from servicelab.results import jsonable, markdown_table
 from studies.runner import Param, Study, StudyContext, StudyOutput
+from studies.runner.quality import QUALITY_PARAMS, Column, DataQuality, TableCheck
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from causal.quasi import RegressionDiscontinuity
+
+CHECKS = (
+    TableCheck("priority_reviews",
+               (Column("contact_id", "key"), Column("customer_id", "key"), Column("priority_score", "key"),
+                Column("priority_lane", "key"), Column("followup_h")),
+               scope_label="all priority reviews", scope_columns=("created_at",)),
+    TableCheck("contacts", (Column("contact_id", "key"), Column("reason", "key")), scope_label="all contacts"),
+    TableCheck("customers", (Column("customer_id", "key"), Column("tier", "key"),
+                             Column("account_age_days", "key"), Column("pre_contacts", "key")),
+               scope_label="all customers"),
+)
 
 _SQL = """
 SELECT p.contact_id, p.customer_id, p.priority_score, p.priority_lane, p.followup_h,
        cu.account_age_days, cu.pre_contacts,
        CASE WHEN cu.tier = 'standard' THEN 0 ELSE 1 END            AS premium_tier,
        CASE WHEN c.reason = 'safety_report' THEN 1 ELSE 0 END      AS safety_report
-FROM priority_reviews p
-JOIN contacts c USING (contact_id)
-JOIN customers cu ON cu.customer_id = p.customer_id
-WHERE p.priority_score IS NOT NULL AND p.followup_h IS NOT NULL
-  AND (? = 0 OR p.created_at > (SELECT max(created_at) FROM priority_reviews) - to_days(?))
+FROM {priority_reviews} p
+JOIN {contacts} c USING (contact_id)
+JOIN {customers} cu ON cu.customer_id = p.customer_id
+WHERE (? = 0 OR p.created_at > (SELECT max(created_at) FROM priority_reviews) - to_days(?))
 ORDER BY p.contact_id
 """
 
@@ -42,6 +59,8 @@ BALANCE = ("log_account_age", "pre_contacts", "premium_tier", "safety_report")
 def build_spec(cutoff: float, order: int, kernel: str, bandwidth: float | None, alpha: float,
                cluster: bool) -> RegressionDiscontinuity:
     """The RD specification of the study."""
+    from causal.quasi import RegressionDiscontinuity
+
     return RegressionDiscontinuity(
         "followup_h", "priority_score", cutoff=cutoff, bandwidth=bandwidth, kernel=kernel, order=order,
         balance=BALANCE, cluster="customer_id" if cluster else None, ci_level=1 - alpha,
@@ -49,15 +68,27 @@ def build_spec(cutoff: float, order: int, kernel: str, bandwidth: float | None, 
     )
 
 
+def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
+    """Check the input tables (see ``CHECKS``), then read the scored contacts of the window."""
+    dq = ctx.check_data(CHECKS)
+    sql = _SQL.format(priority_reviews=dq.table("priority_reviews"), contacts=dq.table("contacts"),
+                      customers=dq.table("customers"))
+    return ctx.query(sql, [ctx.params["days"], ctx.params["days"]]), dq
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Estimate the lane's effect at the cutoff with its diagnostics (see the module docstring)."""
-    frame = ctx.query(_SQL, [ctx.params["days"], ctx.params["days"]])
+    from causal.quasi import plot_sensitivity
+
+    ctx.stage("checking and loading the priority reviews")
+    frame, dq = load_data(ctx)
     frame["log_account_age"] = np.log(frame["account_age_days"].astype(float))
     p = ctx.params
     spec = build_spec(p["cutoff"], p["order"], p["kernel"], p["bandwidth"] or None, p["alpha"],
                       p["cluster"])
     # the lane must follow the rule: a sharp design (a fuzzy one would need treatment=)
     off_rule = int((frame["priority_lane"] != (frame["priority_score"] >= p["cutoff"])).sum())
+    ctx.stage("local polynomial fit, density test, balance, sensitivity and placebo cutoffs")
     result = spec.fit(frame)
     est = result.estimate
     sens = spec.bandwidth_sensitivity(frame, factors=(0.5, 0.75, 1.0, 1.5, 2.0), base=result.bandwidth[0])
@@ -108,12 +139,12 @@ def run(ctx: StudyContext) -> StudyOutput:
     results = {"rd": result.to_dict(), "sensitivity": sens.to_dict(orient="records"),
                "placebo": placebo.to_dict(orient="records"), "truth": truth_value,
                "covers_truth": None if truth_value is None else est.covers(truth_value),
-               "off_rule": off_rule}
+               "off_rule": off_rule, "data_quality": dq.to_dict()}
     tables = {"effect": effect_rows, "balance": result.balance, "sensitivity": sens, "placebo": placebo,
               "bins": result.bins}
     return StudyOutput(headline=headline, results=jsonable(results), tables=tables,
                        figures={"rd_plot": fig_rd, "bandwidth_sensitivity": fig_s},
-                       report_md="\n".join(body), diagnostics=result.diagnostics)
+                       report_md="\n".join(body), diagnostics=(*result.diagnostics, *dq.diagnostics))
 
 
 STUDY = Study(
@@ -121,13 +152,17 @@ STUDY = Study(
     title="Priority lane: regression discontinuity at the priority-score cutoff",
     question="Does the priority lane shorten the back-office follow-up of contacts at the cutoff?",
     params=(
-        Param("cutoff", float, 70.0, "priority score at and above which contacts go to the priority lane"),
+        Param("cutoff", float, 70.0, "priority score at and above which contacts go to the priority lane",
+              min=0, max=100),
         Param("order", int, 1, "local polynomial order (1 or 2)", choices=(1, 2)),
         Param("kernel", str, "triangular", "kernel", choices=("triangular", "epanechnikov", "uniform")),
-        Param("bandwidth", float, 0.0, "bandwidth in score points (0 = MSE-optimal)"),
-        Param("alpha", float, 0.05, "two-sided level (interval level = 1 - alpha)"),
+        Param("bandwidth", float, 0.0, "bandwidth in score points (0 = MSE-optimal)", min=0),
+        Param("alpha", float, 0.05, "two-sided level (interval level = 1 - alpha)", min=0, max=1,
+              exclusive_min=True, exclusive_max=True),
         Param("cluster", bool, True, "cluster standard errors by customer"),
-        Param("days", int, 14, "analyse contacts created in the last N days before extraction (0 = all)"),
+        Param("days", int, 14, "analyse contacts created in the last N days before extraction (0 = all)",
+              min=0),
+        *QUALITY_PARAMS,
     ),
     default_seed=20260105,
     run=run,

@@ -389,7 +389,8 @@ def test_every_catalog_parameter_declares_its_allowed_values() -> None:
     for study in list_studies().values():
         for p in study.params:
             if p.type in (int, float):
-                assert p.min is not None or p.max is not None or p.check is not None, (study.name, p.name)
+                assert (p.min is not None or p.max is not None or p.check is not None
+                        or p.choices is not None), (study.name, p.name)
             p.validate(p.default)  # (also checked at definition)
     routing = list_studies()["routing-ab"]
     with pytest.raises(ParameterError, match=r"'alpha' must be in \(0, 1\), got 1.5"):
