@@ -157,7 +157,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from studies.book import build_book
 
-    return build_book(builder=args.builder, db=args.db)
+    return build_book(builder=args.builder, db=args.db, jobs=args.jobs, force=args.force,
+                      pages=args.pages or None)
 
 
 # -- plugin commands (studies/commands/*.py) ----------------------------------------------------------
@@ -303,9 +304,14 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
                       help="clean: only runs whose last write is older than AGE (90s, 30m, 2h, 7d)")
     runs.set_defaults(func=_cmd_runs)
 
-    book = sub.add_parser("book", help="build the methodology book (HTML, forced execution, warnings as errors)")
+    book = sub.add_parser("book", help="build the methodology book (HTML, notebooks executed, warnings as errors)")
     book.add_argument("--builder", default="html", choices=["html", "dirhtml"])
     book.add_argument("--db", default=None, help="warehouse the notebooks read (default data/tws.duckdb)")
+    book.add_argument("--jobs", type=int, default=None, help="notebooks executed at once (default: CPUs, <= 4)")
+    book.add_argument("--force", action="store_true",
+                      help="execute every notebook, even those cached for this code and data")
+    book.add_argument("--pages", nargs="*", default=None,
+                      help="only execute notebooks whose file name contains one of these (others must be cached)")
     book.set_defaults(func=_cmd_book)
 
     _register_commands(sub, load_commands)
