@@ -1,4 +1,4 @@
-"""Missing and non-finite input data (issue 9) and empty tables (issue 10), in all five studies.
+"""Missing and non-finite input data (issue 9) and empty tables (issue 10), in every study.
 
 For each study, on copies of the small world warehouse with 10% of an outcome set to NULL, to
 ``inf``, or with the contacts table emptied: today the runs went through silently (or failed with
@@ -171,7 +171,8 @@ def test_nullable_column_only_fails_on_infinity(tiny: Path) -> None:
 
 # -- the five studies ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("study", ["routing-ab", "help-bot", "assist-rollout", "staffing"])
+@pytest.mark.parametrize("study", ["routing-ab", "help-bot", "assist-rollout", "staffing",
+                                   "kpi-drivers"])
 @pytest.mark.parametrize("kind", ["null", "inf"])
 def test_bad_handle_time_fails_with_a_clear_error(study: str, kind: str, dbs, tmp_path) -> None:
     """Today: routing-ab sums the NULLs as 0 (control mean -10%), help-bot and assist-rollout
@@ -193,7 +194,7 @@ def test_bad_handle_time_fails_with_a_clear_error(study: str, kind: str, dbs, tm
 
 
 @pytest.mark.parametrize("study", ["routing-ab", "help-bot", "assist-rollout", "resolution-time",
-                                   "staffing"])
+                                   "staffing", "kpi-drivers", "priority-cutoff"])
 def test_empty_contacts_table_says_so(study: str, dbs, tmp_path) -> None:
     """Today: "control label not found ... []", "no unit is ever treated"..."""
     with pytest.raises(DataError, match=r"the contacts table (has no rows|is empty)"):
@@ -276,3 +277,48 @@ def test_staffing_drop_mode_counts_and_reads_the_valid_rows(dbs, tmp_path) -> No
     assert contacts["rows"] == quality["rows_scope"] - quality["rows_dropped"]
     diag = {d.name: d for d in rec.output.diagnostics}["data_quality"]
     assert diag.status == "warning"
+
+
+# -- priority-cutoff: the running variable and the outcome of the priority reviews ----------------
+_REVIEWED = "contact_id % 10 = 3"
+
+
+@pytest.fixture(scope="module")
+def review_dbs(world_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("reviews")
+    return {
+        "score_null": _copy(world_db, folder, "score_null",
+                            f"UPDATE priority_reviews SET priority_score = NULL WHERE {_REVIEWED}"),
+        "followup_inf": _copy(world_db, folder, "followup_inf",
+                              "UPDATE priority_reviews SET followup_h = 'inf'::DOUBLE "
+                              f"WHERE {_REVIEWED} AND followup_h IS NOT NULL"),
+        "deleted": _copy(world_db, folder, "reviews_deleted",
+                         f"DELETE FROM priority_reviews WHERE {_REVIEWED}"),
+    }
+
+
+def _reviews(db: Path, where: str) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    n = con.execute(f"SELECT count(*) FROM priority_reviews WHERE {where}").fetchone()[0]
+    con.close()
+    return int(n)
+
+
+def test_priority_cutoff_null_score_and_infinite_followup(review_dbs, tmp_path) -> None:
+    """Before: the study's SQL filtered NULL scores away silently (the RD sample shrank with no
+    word). Now: a DataError naming the column, the count and the fix; drop mode reads exactly the
+    rows one gets by deleting them by hand."""
+    from studies.catalog.priority_cutoff import load_data
+
+    n_null = _reviews(review_dbs["score_null"], "priority_score IS NULL")
+    assert n_null > 0
+    with pytest.raises(DataError, match=rf"priority_reviews\.priority_score \(key\): {n_null:,} NULL"
+                                        r".*drop_missing"):
+        run_study("priority-cutoff", db=review_dbs["score_null"], runs_dir=tmp_path)
+    with pytest.raises(DataError, match=r"priority_reviews\.followup_h \(outcome\): 0 NULL and "
+                                        r"[\d,]+ non-finite"):
+        run_study("priority-cutoff", db=review_dbs["followup_inf"], runs_dir=tmp_path)
+    frame, dq = load_data(_ctx(review_dbs["score_null"], drop_missing=True, days=14))
+    by_hand, _ = load_data(_ctx(review_dbs["deleted"], days=14))
+    _frames_equal(frame, by_hand)
+    assert dq.rows_dropped["priority_reviews"] == n_null
