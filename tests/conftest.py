@@ -39,3 +39,14 @@ def world_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("world") / "tws.duckdb"
     build_warehouse(path, seed=WORLD_SEED, scale=WORLD_SCALE, force=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test opened, so that a long session does not keep hundreds of them
+    (matplotlib warns past 20; the plots are checked inside each test)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:  # never import matplotlib for a test that did not
+        sys.modules["matplotlib.pyplot"].close("all")
