@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -143,15 +144,24 @@ def _execute(job: _Job, timeout: int) -> float:
     """Execute one notebook into its cache file (the kernel runs in the page's folder and inherits
     this process's environment); return the seconds it took."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from myst_nb.core.read import read_myst_markdown_notebook
     from nbclient import NotebookClient
 
     t0 = time.perf_counter()
     nb = read_myst_markdown_notebook(job.page.read_text(), path=job.page)
     kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
-                            resources={"metadata": {"path": str(job.page.parent)}})
-    client.execute()
+    # the kernel talks over Unix sockets in a private folder (no TCP port, and no "running over
+    # TCP without encryption" warning per notebook)
+    with tempfile.TemporaryDirectory(prefix="servicelab-kernel-") as sockets:
+        km = KernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(sockets, "k"))
+        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
+                                resources={"metadata": {"path": str(job.page.parent)}})
+        try:
+            client.execute()
+        finally:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     tmp = job.cached.with_suffix(".tmp")
     nbformat.write(nb, str(tmp))
     os.replace(tmp, job.cached)
