@@ -23,19 +23,15 @@ from __future__ import annotations
 
 from causal.scorecard.families import ESTIMATORS, Estimator, estimators_for, run_family
 from causal.scorecard.plots import coverage_heatmap
-from causal.scorecard.runner import GROUPS, Scorecard, ScorecardResult, headline, scenario_seed
+from causal.scorecard.runner import GROUPS, QUICK_PLAN, Scorecard, ScorecardResult, headline, scenario_seed
 from causal.scorecard.scenarios import FAMILIES, SCENARIOS, Scenario, World, generate
 from causal.scorecard.scoring import binomial_band, score_records
-
-QUICK_SCENARIOS = ("exp-baseline", "cl-few", "obs-baseline", "obs-limited-overlap",
-                   "obs-att-heterogeneous", "iv-strong", "iv-weak", "cens-heavy")
-"""The ``--quick`` subset (cheap estimators, plus the DR learner where it is known to fail)."""
 
 __all__ = [
     "ESTIMATORS",
     "FAMILIES",
     "GROUPS",
-    "QUICK_SCENARIOS",
+    "QUICK_PLAN",
     "SCENARIOS",
     "Estimator",
     "Scenario",

@@ -46,7 +46,8 @@ class Estimator:
     family : str
         World family it runs on (see :data:`causal.scorecard.scenarios.FAMILIES`).
     group : str
-        Headline family of the scorecard (experiments, observational, IV, DiD, ...).
+        Headline family of the scorecard, the ``--families`` key: experiments, observational,
+        sensitivity, iv, did, synth, censored, bayes.
     truth : str
         Key of the world's truth it is scored against (``"estimand"`` = the scenario's estimand).
     cost : {"cheap", "expensive", "bayes"}
@@ -89,24 +90,24 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (
               "observational", "estimand", "expensive"),
     Estimator("sensitivity", "Cinelli-Hazlett bound at the hidden confounder's true strength",
               "observational", "sensitivity", "estimand"),
-    Estimator("2sls", "IVStudy: 2SLS with controls", "iv", "IV", "LATE"),
-    Estimator("orthoiv", "IVStudy: OrthoIV", "iv", "IV", "LATE", "expensive"),
-    Estimator("twfe", "TWFE (cluster SE by unit)", "did", "DiD", "ATT"),
-    Estimator("imputation", "StaggeredDiD imputation (unit bootstrap)", "did", "DiD", "ATT",
+    Estimator("2sls", "IVStudy: 2SLS with controls", "iv", "iv", "LATE"),
+    Estimator("orthoiv", "IVStudy: OrthoIV", "iv", "iv", "LATE", "expensive"),
+    Estimator("twfe", "TWFE (cluster SE by unit)", "did", "did", "ATT"),
+    Estimator("imputation", "StaggeredDiD imputation (unit bootstrap)", "did", "did", "ATT",
               "expensive"),
-    Estimator("synth", "SyntheticControl, conformal interval", "synth", "synthetic control",
+    Estimator("synth", "SyntheticControl, conformal interval", "synth", "synth",
               "ATT"),
     Estimator("rmst", "SurvivalEffect: RMST difference", "censored", "censored", "rmst_diff"),
     Estimator("p_event", "SurvivalEffect: P(event by horizon) difference", "censored",
               "censored", "p_event_diff"),
     Estimator("median_ratio", "SurvivalEffect: median ratio (log scale)", "censored", "censored",
               "median_ratio", log_scale=True),
-    Estimator("bayes_ab_lognormal", "BayesianAB(lognormal) lift", "bayes_ab", "Bayesian",
+    Estimator("bayes_ab_lognormal", "BayesianAB(lognormal) lift", "bayes_ab", "bayes",
               "lognormal"),
-    Estimator("bayes_ab_bernoulli", "BayesianAB(bernoulli) lift", "bayes_ab", "Bayesian",
+    Estimator("bayes_ab_bernoulli", "BayesianAB(bernoulli) lift", "bayes_ab", "bayes",
               "bernoulli"),
     Estimator("bayes_hierarchical", "HierarchicalEffects (PyMC) overall ATE", "bayes_hier",
-              "Bayesian", "ATE", "bayes"),
+              "bayes", "ATE", "bayes"),
 )}
 
 

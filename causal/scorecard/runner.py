@@ -28,13 +28,25 @@ from servicelab.errors import DesignError
 from servicelab.random import RNGLike, child_seeds, root_seed_sequence
 from servicelab.results import Summary, jsonable
 
-__all__ = ["GROUPS", "Scorecard", "ScorecardResult", "scenario_seed"]
+__all__ = ["GROUPS", "QUICK_PLAN", "Scorecard", "ScorecardResult", "scenario_seed"]
 
 #: Headline families (the ``--families`` of the command line) and their estimators.
 GROUPS: dict[str, tuple[str, ...]] = {}
 for _e in ESTIMATORS.values():
     GROUPS.setdefault(_e.group, ())
     GROUPS[_e.group] = (*GROUPS[_e.group], _e.name)
+
+#: The ``--quick`` plan: scenario -> estimators.
+QUICK_PLAN: dict[str, tuple[str, ...]] = {
+    "exp-baseline": ("mean", "cuped", "ratio"),
+    "cl-few": ("cr2", "iid_ignoring_clusters"),
+    "obs-baseline": ("regression", "ipw", "aipw"),
+    "obs-limited-overlap": ("regression", "ipw", "aipw", "matching", "dr_learner"),
+    "obs-att-heterogeneous": ("linear_dml", "dr_learner"),
+    "iv-strong": ("2sls",),
+    "iv-weak": ("2sls",),
+    "cens-heavy": ("rmst", "p_event"),
+}
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
 
@@ -86,6 +98,10 @@ class Scorecard:
         Replications per pool task.
     level, wide : float
         Nominal interval level; a wide miss is ``|estimate - truth| > wide * se``.
+    overrides : dict of scenario name -> dict of knobs
+        Change a named scenario's knobs (e.g. ``{"obs-baseline": {"n": 300}}``).
+    per_scenario : dict of scenario name -> tuple of estimator names
+        Run only these estimators on that scenario (e.g. the expensive ones only where needed).
 
     Examples
     --------
@@ -105,6 +121,16 @@ class Scorecard:
     level: float = 0.95
     wide: float = 3.0
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_scenario: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls, **changes: Any) -> Scorecard:
+        """The ``--quick`` subset: cheap estimators on eight worlds, the EconML learners only
+        where they are known to fail, 100 replications (20 for EconML), no PyMC. About a
+        minute on two cores; the CI gate (``tests/causal/scorecard/test_quick_gate.py``)."""
+        kw: dict[str, Any] = {"scenarios": tuple(QUICK_PLAN), "per_scenario": dict(QUICK_PLAN),
+                              "reps": 100, "reps_expensive": 20, "reps_bayes": 0}
+        return cls(**(kw | changes))
 
     def resolved_scenarios(self) -> list[Scenario]:
         """The scenarios as objects (unknown names raise :class:`DesignError`)."""
@@ -130,7 +156,8 @@ class Scorecard:
         out = []
         for sc in self.resolved_scenarios():
             names = [n for n in estimators_for(sc.family)
-                     if self.estimators is None or n in self.estimators]
+                     if (self.estimators is None or n in self.estimators)
+                     and (sc.name not in self.per_scenario or n in self.per_scenario[sc.name])]
             if "sensitivity" in names and sc.unobserved == 0:
                 names.remove("sensitivity")  # scored only where a hidden confounder exists
             if not names:
