@@ -349,7 +349,7 @@ def _bayes_hier(world: World, names: Sequence[str], gen: np.random.Generator):
 
     def fit() -> dict[str, Any]:
         spec = HierarchicalEffects("duration_s", "treated", group="queue",
-                                   sampler=Sampler(draws=300, tune=300, chains=2))
+                                   sampler=Sampler(draws=600, tune=500, chains=2))
         r = spec.fit(world.frame, rng=gen)
         return _record("bayes_hierarchical", r.overall, r.diagnostics)
 

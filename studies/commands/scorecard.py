@@ -9,12 +9,16 @@ study; the options are shorthands for its parameters::
 
 is the same as ``servicelab run scorecard --set quick=true`` (and so on). The run folder holds
 ``tables/scorecard.parquet`` (and ``scorecard.csv``), ``tables/records.parquet`` (one row per
-fit), ``results.json``, ``figures/coverage_heatmap.png`` and the report.
+fit), ``results.json``, ``figures/coverage_heatmap.png`` and the report. ``--export DIR`` copies
+the table, the per-family headline and the heat map of the finished run into ``DIR``; the book's
+``book/data/scorecard/`` is made so (see ``book/chapters/scorecard.md``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "run"]
@@ -45,6 +49,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="root seed (default: the study's, 2026)")
     p.add_argument("--runs-dir", default="runs", help="root of the run folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="after a successful run, copy scorecard.csv, headline.csv and the heat map "
+                        "into DIR (how book/data/scorecard/ is made)")
     p.set_defaults(func=run)
     return p
 
@@ -62,4 +69,28 @@ def run(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(study="scorecard", set=sets, db="data/tws.duckdb",
                             runs_dir=args.runs_dir, seed=args.seed, allow_failed_checks=False,
                             quiet=args.quiet)
-    return _cmd_run(ns)
+    code = _cmd_run(ns)
+    if code == 0 and args.export:
+        _export(Path(args.runs_dir), Path(args.export))
+    return code
+
+
+def _export(runs_dir: Path, target: Path) -> None:
+    """Copy the newest successful scorecard run's tables and figure into ``target``."""
+    import shutil
+
+    import pandas as pd
+
+    runs = sorted(p for p in (runs_dir / "scorecard").iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".failed"))
+    run = runs[-1]
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "scorecard.csv", target / "scorecard.csv")
+    pd.read_parquet(run / "tables" / "headline.parquet").to_csv(target / "headline.csv",
+                                                                index=False)
+    shutil.copyfile(run / "figures" / "coverage_heatmap.png", target / "coverage_heatmap.png")
+    manifest = json.loads((run / "manifest.json").read_text())
+    (target / "provenance.json").write_text(json.dumps(
+        {"run_id": manifest["run_id"], "seed": manifest["seed"], "params": manifest["params"],
+         "git": manifest.get("git"), "duration_s": manifest.get("duration_s")}, indent=2) + "\n")
+    print(f"exported {run.name} to {target}")
