@@ -39,6 +39,7 @@ from servicelab.errors import RunError
 from studies.runner import catalog
 from studies.runner.context import StudyContext
 from studies.runner.interrupts import InterruptGuard, RunInterrupted
+from studies.runner.nodata import NoWarehouse
 from studies.runner.progress import Progress, expected_from, format_duration
 from studies.runner.provenance import environment, git_state
 from studies.runner.spec import Study, StudyOutput
@@ -169,7 +170,8 @@ def run_study(
     runs_root = Path(runs_dir) / study.name
     _check_writable(runs_root)
 
-    warehouse = Warehouse(db)
+    # a study that declares no tables (it makes its own data, e.g. scorecard) needs no warehouse
+    warehouse = Warehouse(db) if study.tables else NoWarehouse()
     try:
         warehouse.require(study.tables)
         try:
@@ -199,7 +201,7 @@ def run_study(
             "git": git_state(),
             "environment": environment(),
             "data": {
-                "db": str(Path(db).resolve()),
+                "db": str(Path(db).resolve()) if study.tables else "none (the study makes its own data)",
                 "synthetic": warehouse.is_synthetic,
                 "world_meta": warehouse.meta(),
                 "tables": warehouse.tables(),
