@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from causal.results import EffectEstimate
 from causal.scorecard.scenarios import World, censoring_horizon
@@ -127,18 +128,21 @@ def _record(name: str, e: EffectEstimate | None, extra: Sequence[Diagnostic] = (
             ) -> dict[str, Any]:
     if e is None:
         return {"estimator": name, "estimate": math.nan, "se": math.nan, "ci_low": math.nan,
-                "ci_high": math.nan, "status": status or "fail", "own_status": status or "fail",
-                "checks": error, "error": "" if status == "fail" else error}
+                "ci_high": math.nan, "ci_level": math.nan, "status": status or "fail",
+                "own_status": status or "fail", "checks": error,
+                "error": "" if status == "fail" else error}
     est, lo, hi = e.estimate, e.ci_low, e.ci_high
     se = e.se if e.se is not None else math.nan
     if log_scale:
         est, lo, hi = (math.log(v) if v > 0 else math.nan for v in (est, lo, hi))
     if not math.isfinite(se) and math.isfinite(lo) and math.isfinite(hi):
-        se = (hi - lo) / (2 * Z95)  # interval-implied SE (synthetic control, posteriors)
+        # interval-implied SE (synthetic control, posteriors), at the interval's own level
+        se = (hi - lo) / (2 * float(stats.norm.ppf(0.5 + e.ci_level / 2)))
     diags = tuple(dict.fromkeys((*e.diagnostics, *extra)))  # a result may repeat its estimate's
     loud = "; ".join(f"{d.name}: {d.status}" for d in diags if d.status != "ok")
     return {"estimator": name, "estimate": float(est), "se": float(se), "ci_low": float(lo),
-            "ci_high": float(hi), "status": worst_status(diags), "own_status": e.status,
+            "ci_high": float(hi), "ci_level": float(e.ci_level), "status": worst_status(diags),
+            "own_status": e.status,
             "checks": loud, "error": ""}
 
 

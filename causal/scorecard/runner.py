@@ -96,8 +96,10 @@ class Scorecard:
         Worker processes (1: in this process).
     chunk : int
         Replications per pool task.
-    level, wide : float
-        Nominal interval level; a wide miss is ``|estimate - truth| > wide * se``.
+    wide : float
+        A wide miss is ``|estimate - truth| > wide * se``. Coverage is scored against the level
+        the estimators' intervals report (``EffectEstimate.ci_level``, 95% for all of them); a run
+        whose intervals have mixed levels is refused.
     overrides : dict of scenario name -> dict of knobs
         Change a named scenario's knobs (e.g. ``{"obs-baseline": {"n": 300}}``).
     per_scenario : dict of scenario name -> tuple of estimator names
@@ -118,7 +120,6 @@ class Scorecard:
     reps_bayes: int = 20
     n_jobs: int = 1
     chunk: int = 10
-    level: float = 0.95
     wide: float = 3.0
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_scenario: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -196,8 +197,7 @@ class Scorecard:
         frame = pd.DataFrame(records).sort_values(["scenario", "rep", "estimator"],
                                                   kind="stable").reset_index(drop=True)
         scenarios = {sc.name: sc for sc, _ in self.plan()}
-        return ScorecardResult(self, frame, _table(frame, scenarios, self.level, self.wide),
-                               seed_entropy(rng))
+        return ScorecardResult(self, frame, _table(frame, scenarios, self.wide), seed_entropy(rng))
 
     def _pool(self, tasks: list[Any], wrap: Progress) -> list[dict[str, Any]]:
         import multiprocessing as mp
@@ -233,9 +233,17 @@ def seed_entropy(rng: RNGLike) -> Any:
     return int(e) if isinstance(e, int | np.integer) else [int(v) for v in np.ravel(e)]
 
 
-def _table(records: pd.DataFrame, scenarios: dict[str, Scenario], level: float, wide: float
-           ) -> pd.DataFrame:
-    tab = score_records(records, level=level, wide=wide)
+def interval_level(records: pd.DataFrame) -> float:
+    """The one level of the records' intervals (nominal coverage); mixed levels are refused."""
+    levels = sorted(set(records["ci_level"].dropna().round(12))) if "ci_level" in records else []
+    if len(levels) > 1:
+        raise DesignError(f"the replications' intervals have mixed levels {levels}: coverage has "
+                          "no single nominal value; score each level separately")
+    return float(levels[0]) if levels else 0.95
+
+
+def _table(records: pd.DataFrame, scenarios: dict[str, Scenario], wide: float) -> pd.DataFrame:
+    tab = score_records(records, level=interval_level(records), wide=wide)
     meta = pd.DataFrame([{"estimator": e.name, "label": e.label, "group": e.group,
                           "cost": e.cost} for e in ESTIMATORS.values()])
     tab = tab.merge(meta, on="estimator", how="left")
@@ -284,6 +292,11 @@ class ScorecardResult:
     seed: Any = None
 
     @property
+    def level(self) -> float:
+        """The level of the scored intervals (the nominal coverage)."""
+        return interval_level(self.records)
+
+    @property
     def headline(self) -> pd.DataFrame:
         """Per-family summary (see :func:`headline`)."""
         return headline(self.table)
@@ -305,7 +318,7 @@ class ScorecardResult:
         return Summary("Estimator scorecard", self.table[cols],
                        info={"seed": self.seed, "reps (cheap / expensive / Bayes)":
                              f"{s.reps} / {s.reps_expensive} / {s.reps_bayes}",
-                             "interval level": s.level, "wide miss": f"> {s.wide:g} SE"},
+                             "interval level": self.level, "wide miss": f"> {s.wide:g} SE"},
                        notes=[("hit_rate: share of wide misses whose diagnostics said warning or "
                                "fail; silent_wide_miss: share of replications missing widely "
                                "with every diagnostic ok")])
@@ -314,7 +327,7 @@ class ScorecardResult:
         """Heat map of coverage, estimator x scenario (see :func:`plots.coverage_heatmap`)."""
         from causal.scorecard.plots import coverage_heatmap
 
-        return coverage_heatmap(self.table, ax=ax, level=self.spec.level)
+        return coverage_heatmap(self.table, ax=ax, level=self.level)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: settings, seed, the scored table and the per-family headline."""
@@ -323,7 +336,7 @@ class ScorecardResult:
             "settings": {"scenarios": [sc.name for sc, _ in s.plan()],
                          "estimators": sorted(self.table["estimator"].unique()),
                          "reps": s.reps, "reps_expensive": s.reps_expensive,
-                         "reps_bayes": s.reps_bayes, "level": s.level, "wide": s.wide},
+                         "reps_bayes": s.reps_bayes, "level": self.level, "wide": s.wide},
             "seed": self.seed,
             "table": self.table.to_dict(orient="records"),
             "headline": self.headline.to_dict(orient="records"),

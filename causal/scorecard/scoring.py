@@ -64,7 +64,9 @@ def score_records(records: pd.DataFrame, *, level: float = 0.95, wide: float = 3
         (status fail without an estimate), ``errors``, ``bias``, ``rmse``, ``ci_width`` (mean),
         ``coverage``, ``coverage_mcse``, ``band_low``, ``band_high``, ``in_band``,
         ``flagged`` (share with a warning or fail), ``wide_misses``, ``hit_rate``,
-        ``silent_wide_miss`` (share of valid replications), and ``hit_rate_own`` /
+        ``silent_wide_miss`` (share of valid replications), ``warned`` (share of replications
+        whose world's fit raised a Python warning; the classes are in the records' ``warnings``
+        column, for all estimators of that world together), and ``hit_rate_own`` /
         ``silent_wide_miss_own``: the same counting only the estimate's own diagnostics
         (``EffectEstimate.status``), not those of the result around it (``own_status``; equal
         to ``status`` when the records lack it).
@@ -113,5 +115,7 @@ def score_records(records: pd.DataFrame, *, level: float = 0.95, wide: float = 3
             "silent_wide_miss": float((widem & ~flagged).mean()) if n else math.nan,
             "hit_rate_own": float(own[widem].mean()) if n_wide else math.nan,
             "silent_wide_miss_own": float((widem & ~own).mean()) if n else math.nan,
+            "warned": (float((g["warnings"].fillna("").astype(str).str.len() > 0).mean())
+                       if "warnings" in g else math.nan),
         })
     return pd.DataFrame(rows)

@@ -66,7 +66,7 @@ def _report(result: Any, n_records: int) -> str:
     tab = result.table
     cols = ["group", "scenario", "estimator", "valid", "bias", "rmse", "ci_width", "coverage",
             "coverage_mcse", "in_band", "flagged", "wide_misses", "hit_rate", "hit_rate_own",
-            "silent_wide_miss", "silent_wide_miss_own"]
+            "silent_wide_miss", "silent_wide_miss_own", "warned"]
     s = result.spec
     lines = [
         "## Estimator scorecard", "",
@@ -74,16 +74,18 @@ def _report(result: Any, n_records: int) -> str:
         f"for cheap estimators, {s.reps_expensive} for the EconML learners and bootstraps, "
         f"{s.reps_bayes} for PyMC. Each world's true effect is known; a *wide miss* is an "
         f"estimate more than {s.wide:g} of its own SEs from the truth."), "",
-        ("- **coverage**: share of nominal 95% intervals holding the truth (`coverage_mcse` its "
+        (f"- **coverage**: share of nominal {result.level:.0%} intervals holding the truth (`coverage_mcse` its "
         "Monte Carlo SE; `in_band`: inside the 99.9% binomial band of a correct interval)."),
         ("- **hit_rate**: share of wide misses whose result showed a warning or fail (any "
         "diagnostic of the result); **hit_rate_own**: the estimate's own diagnostics only."),
         ("- **silent_wide_miss**: share of replications missing widely while every diagnostic "
-        "said ok (the issue's criterion: at most 5% in the limited-overlap world)."), "",
+        "said ok (the issue's criterion: at most 5% in the limited-overlap world)."),
+        ("- **warned**: share of replications whose world's fit raised a Python warning (the "
+        "classes are in `tables/records.parquet`, column `warnings`)."), "",
         "### Per family", "", markdown_table(head), "",
         "### Every cell", "", markdown_table(tab[cols]), "",
         ("The heat map (figures/coverage_heatmap.png) colours each cell by coverage; white is "
-        "the nominal 95%."),
+        f"the nominal {result.level:.0%}."),
     ]
     return "\n".join(lines)
 

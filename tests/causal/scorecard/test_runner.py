@@ -109,3 +109,17 @@ def test_every_estimator_runs_on_its_family() -> None:
         assert [r["estimator"] for r in recs] == names
         assert all(r["error"] == "" for r in recs), [r["error"] for r in recs]
         assert all(np.isfinite(r["truth"]) for r in recs)
+
+
+def test_coverage_is_scored_at_the_level_the_intervals_report() -> None:
+    """The nominal coverage comes from the estimates' own ``ci_level`` (recorded per replication),
+    not from a setting that the estimators never saw; mixed levels are refused."""
+    from causal.scorecard.runner import interval_level
+
+    res = Scorecard(**SMALL).run(rng=5)
+    assert set(res.records["ci_level"]) == {0.95}
+    assert res.level == 0.95 and res.to_dict()["settings"]["level"] == 0.95
+    mixed = res.records.copy()
+    mixed.loc[0, "ci_level"] = 0.9
+    with pytest.raises(DesignError, match="mixed levels"):
+        interval_level(mixed)
