@@ -19,7 +19,7 @@ from scipy import stats
 
 from causal.observational._data import binary_treatment, numeric_matrix, require_columns
 from causal.observational.estimators import Arrays, fit_causal_forest, fit_linear_dml
-from causal.observational.propensity import fit_propensity
+from causal.observational.overlap import propensity_model
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.results import Diagnostic, Summary, jsonable
@@ -30,7 +30,8 @@ Z95 = float(stats.norm.ppf(0.975))
 def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
               rng: RNGLike = None) -> np.ndarray:
     """Cross-fitted doubly robust (AIPW) scores: their mean is the ATE, their regression on a
-    CATE prediction is the BLP test. Linear outcome models per arm, scaled logistic propensity."""
+    CATE prediction is the BLP test. Linear outcome models per arm; the propensity is a regularised
+    L2 logistic (C by cross-validated log loss) clipped to [0.01, 0.99] (IP weights at most 100)."""
     from sklearn.linear_model import LinearRegression
 
     gen = resolve_rng(rng)
@@ -39,13 +40,8 @@ def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
     g = np.empty(n)
     for k in range(folds):
         tr, te = fold != k, fold == k
-        e = fit_propensity(x[tr], t[tr]).scores  # convergence checked (raises if not)
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
-
-        sc = StandardScaler().fit(x[tr])
-        pm = LogisticRegression(C=np.inf, max_iter=2000).fit(sc.transform(x[tr]), t[tr])
-        e = np.clip(pm.predict_proba(sc.transform(x[te]))[:, 1], 0.01, 0.99)
+        pm = propensity_model("logistic").fit(x[tr], t[tr])  # regularised (never C=inf)
+        e = np.clip(pm.predict_proba(x[te])[:, 1], 0.01, 0.99)  # stated clip: weights <= 100
         m1 = LinearRegression().fit(x[tr][t[tr] == 1], y[tr][t[tr] == 1]).predict(x[te])
         m0 = LinearRegression().fit(x[tr][t[tr] == 0], y[tr][t[tr] == 0]).predict(x[te])
         tt, yy = t[te], y[te]
@@ -175,8 +171,8 @@ class CateAnalysis:
                    set(np.unique(y).tolist()) <= {0.0, 1.0})
         seed = int(gen.integers(2**31))
         if self.learner == "causal_forest":
-            model, _ = fit_causal_forest(a, n_estimators=self.n_estimators, rng=seed,
-                                         flexible=self.flexible_nuisance)
+            model, _, _ = fit_causal_forest(a, n_estimators=self.n_estimators, rng=seed,
+                                            flexible=self.flexible_nuisance)
         else:
             model = fit_linear_dml(a, flexible=self.flexible_nuisance, rng=seed)
         tau = np.ravel(model.effect(xm[test]))
@@ -222,16 +218,13 @@ class CateAnalysis:
 
     def _policy(self, y, t, w, xm, xnames, train, test, gamma, sign, gen) -> dict[str, Any]:
         from econml.policy import DRPolicyTree
-        from sklearn.linear_model import LinearRegression, LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.linear_model import LinearRegression
 
         # the tree maximises sign * y - cost * t
         target = sign * y[train] - self.cost * t[train]
         tree = DRPolicyTree(
             model_regression=LinearRegression(),
-            model_propensity=make_pipeline(StandardScaler(),
-                                           LogisticRegression(C=np.inf, max_iter=2000)),
+            model_propensity=propensity_model("logistic"),
             max_depth=self.policy_depth, min_samples_leaf=max(20, int(train.sum() * 0.05)),
             random_state=int(gen.integers(2**31)), honest=True)
         wtrain = w[train] if w.shape[1] else None

@@ -16,13 +16,17 @@ import pandas as pd
 from causal.observational import estimators as est_mod
 from causal.observational._data import binary_treatment, numeric_matrix, require_columns
 from causal.observational.estimators import Arrays
+from causal.observational.overlap import (
+    crossfit_propensity,
+    fold_ids,
+    overlap_population,
+    weight_diagnostics,
+)
 from causal.observational.propensity import (
     balance_table,
     effective_sample_size,
-    fit_propensity,
     ipw_weights,
     overlap_diagnostic,
-    trim_mask,
 )
 from causal.observational.sensitivity import Sensitivity, cinelli_hazlett
 from causal.results import EffectEstimate
@@ -37,7 +41,8 @@ ESTIMATORS: dict[str, str] = {
     "stratification": "propensity-score stratification (quintiles)",
     "matching": "1:1 nearest-neighbour propensity matching",
     "ipw": "inverse probability weighting (Hajek)",
-    "aipw": "augmented IPW (doubly robust)",
+    "aipw": "cross-fitted augmented IPW (doubly robust), linear outcome models",
+    "aipw_flexible": "cross-fitted AIPW with flexible nuisances (gradient boosting by default)",
     "linear_dml": "EconML LinearDML",
     "causal_forest": "EconML CausalForestDML",
     "dr_learner": "EconML DRLearner (linear final stage)",
@@ -129,7 +134,11 @@ class ObservationalResult:
         notes += [f"Refuter {r.name}: {r.reading}" for r in self.refutations]
         if self.sensitivity is not None:
             notes.append("Sensitivity: " + self.sensitivity.explain())
-        cols = ["method", "estimand", "estimate", "se", "ci_low", "ci_high", "pvalue", "n"]
+        cols = ["method", "estimand", "estimate", "se", "ci_low", "ci_high", "pvalue", "n",
+                "status"]
+        bad = [f"{e.method}: {d.name} {d.status.upper()}: {d.message}" for e in self.estimates
+               for d in e.diagnostics if d.status == "fail"]
+        notes += [f"Estimate not trustworthy. {b}" for b in bad]
         return Summary(
             f"Observational study: effect of {self.treatment} on {self.outcome}",
             self.table()[cols],
@@ -242,10 +251,30 @@ class ObservationalStudy:
         Any of :data:`ESTIMATORS`.
     refuters : sequence of str
         Any of :data:`REFUTERS` (run by DoWhy on its regression-adjustment estimate).
-    trim : float, "crump" or None
-        Keep units with propensity in ``[trim, 1 - trim]`` (Crump et al. rule with ``"crump"``).
+    trim : float, "crump", "auto" or None
+        The overlap rule (:func:`causal.observational.overlap.overlap_population`), applied to
+        the cross-fitted propensities: keep ``alpha <= e <= 1 - alpha`` (ATT: ``e <= 1 - alpha``)
+        with the Crump et al. (2009) optimal ``alpha`` (``"crump"``) or a given ``alpha``;
+        ``"auto"`` (default) applies the Crump rule only when some IP weight on all units would
+        exceed 100; ``None`` keeps everyone. Every estimate then refers to the
+        overlap population, and its ``population`` names it (``n kept/n``).
     flexible_nuisance : bool
-        Gradient boosting (instead of linear/logistic) nuisance models for the EconML learners.
+        Gradient boosting (instead of linear/regularised logistic) nuisance models for LinearDML
+        and the DR learner.
+    forest_trees, forest_flexible_nuisance : int, bool
+        The causal forest's trees and nuisances; the defaults (200 trees, gradient-boosted
+        nuisances) are those of :func:`causal.observational.causal_forest`.
+    propensity : {"logistic", "gbm"} or classifier
+        The propensity model (regularised L2 logistic with C by cross-validated log loss,
+        calibrated boosting, or any scikit-learn classifier), cross-fitted over ``folds`` folds;
+        IPW, AIPW, stratification, matching and the balance, overlap and ESS checks use these
+        out-of-fold scores.
+    folds : int
+        Cross-fitting folds of the propensity and the AIPW outcome models; ``1`` fits both in
+        sample (the textbook analysis; use it only to reproduce a published number).
+    flexible_outcome_model, flexible_propensity_model : "gbm" or scikit-learn model
+        Nuisances of the ``aipw_flexible`` estimator (cross-fitted AIPW); default histogram
+        gradient boosting (the propensity calibrated).
 
     Examples
     --------
@@ -269,12 +298,17 @@ class ObservationalStudy:
     estimators: Sequence[str] = ("naive", "regression", "ipw", "aipw", "linear_dml")
     refuters: Sequence[str] = tuple(REFUTERS)
     n_refute_simulations: int = 20
-    trim: float | Literal["crump"] | None = None
+    trim: float | Literal["crump", "auto"] | None = "auto"
     propensity_max_iter: int = 1000
     on_convergence_failure: Literal["raise", "diagnose"] = "raise"
     flexible_nuisance: bool = False
-    forest_trees: int = 100
+    forest_trees: int = 200
     sensitivity: bool = True
+    propensity: str | Any = "logistic"
+    folds: int = 5
+    flexible_outcome_model: Any = "gbm"
+    flexible_propensity_model: Any = "gbm"
+    forest_flexible_nuisance: bool = True
 
     # -- pipeline ------------------------------------------------------------------------------
     def _check(self) -> None:
@@ -329,22 +363,16 @@ class ObservationalStudy:
         y = data[self.outcome].to_numpy(float)
         x, names = numeric_matrix(data, adjust, what="confounder")
         xm, _ = numeric_matrix(data, list(self.effect_modifiers), what="effect modifier")
-        pf = fit_propensity(x, t, max_iter=self.propensity_max_iter,
-                            on_fail=self.on_convergence_failure)
-        diags: list[Diagnostic] = list(pf.diagnostics)
-        diags.append(overlap_diagnostic(pf.scores, t))
-        keep = trim_mask(pf.scores, self.trim)
-        if keep.sum() < len(t):
-            diags.append(Diagnostic("trimming", "ok" if keep.mean() > 0.9 else "warning",
-                                    f"trimmed {int((~keep).sum())} of {len(t)} units outside the "
-                                    f"propensity range (rule {self.trim!r}); the estimand now "
-                                    "refers to the trimmed population", float(keep.mean())))
-            t, y, x, xm = t[keep], y[keep], x[keep], xm[keep]
-            pf = fit_propensity(x, t, max_iter=self.propensity_max_iter,
-                                on_fail=self.on_convergence_failure)
-        if len(np.unique(t)) < 2:
-            raise DataError("after trimming only one treatment arm is left; relax trim")
-        e = pf.scores
+        fold = np.zeros(len(t), int) if self.folds == 1 else fold_ids(t, self.folds, gen)
+        cf = crossfit_propensity(x, t, model=self.propensity, fold=fold,
+                                 max_iter=self.propensity_max_iter,
+                                 on_fail=self.on_convergence_failure, rng=gen)
+        diags: list[Diagnostic] = list(cf.diagnostics)
+        overlap_diagnostic(cf.scores, t)  # raises DataError when there is no overlap at all
+        pop = overlap_population(cf.scores, t, self.trim, self.estimand, self.population)
+        keep = pop.keep
+        diags.extend(pop.diagnostics)
+        t, y, x, xm, e, fold = t[keep], y[keep], x[keep], xm[keep], cf.scores[keep], fold[keep]
         w = ipw_weights(e, t, self.estimand)
         bal = balance_table(x, names, t, w) if names else pd.DataFrame(
             columns=["covariate", "smd_unweighted", "smd_weighted"])
@@ -356,26 +384,34 @@ class ObservationalStudy:
                 f"{bal['smd_unweighted'].abs().max():.3f}); 0.1 is the usual threshold", worst))
         ess = {"treated": effective_sample_size(w[t == 1]),
                "control": effective_sample_size(w[t == 0])}
-        ratio = min(ess["treated"] / (t == 1).sum(), ess["control"] / (t == 0).sum())
-        diags.append(Diagnostic(
-            "effective_sample_size", "ok" if ratio > 0.3 else "warning",
-            f"IP-weighted ESS is {ess['treated']:.0f} treated / {ess['control']:.0f} control "
-            f"({ratio:.0%} of the smaller arm's n)"
-            + ("" if ratio > 0.3 else "; a few large weights dominate: trim"), ratio))
+        diags.extend(weight_diagnostics(e, t, fold, self.estimand))
         binary_y = set(np.unique(y).tolist()) <= {0.0, 1.0}
-        a = Arrays(y, t, x, e, xm if xm.shape[1] else None, self.estimand, self.population,
-                   binary_y)
-        estimates = tuple(self._run(name, a, data, adjust, keep, gen) for name in self.estimators)
+        a = Arrays(y, t, x, e, xm if xm.shape[1] else None, self.estimand, pop.label,
+                   binary_y, fold)
+        estimates = tuple(self._run(name, a, gen) for name in self.estimators)
+        for est in estimates:  # an estimator's own failed checks are the study's too
+            diags.extend(Diagnostic(f"{est.method}: {d.name}", d.status, d.message, d.value)
+                         for d in est.diagnostics if d.status == "fail")
         refs = self._refute(data.loc[keep], adjust, gen) if self.refuters else ()
         for r in refs:
             if not r.passed:
                 diags.append(Diagnostic(f"refuter_{r.name}", "warning", r.reading, r.new_effect))
         sens = cinelli_hazlett(y, t, x, names) if self.sensitivity else None
         return ObservationalResult(
-            self.treatment, self.outcome, self.estimand, self.population, g, tuple(adjust),
+            self.treatment, self.outcome, self.estimand, pop.label, g, tuple(adjust),
             identified, estimates, refs, sens, bal, e, t, keep, ess, tuple(diags))
 
     def _identify(self, data: pd.DataFrame, g: nx.DiGraph) -> tuple[str, list[str]]:
+        """The adjustment set: DoWhy's backdoor search for a graph; the list itself otherwise.
+
+        With a plain list of confounders (no graph) every confounder is a common cause of the
+        treatment and the outcome by construction, so the list *is* a valid backdoor set and
+        DoWhy's enumeration of adjustment sets (minutes at 80 confounders) is skipped.
+        """
+        if self.graph is None:
+            adjust = sorted(c for c in set(self.confounders) if c in data.columns)
+            return self._identified_text(adjust, "the given confounders (no graph: a valid "
+                                                 "backdoor set by construction)"), adjust
         from dowhy import CausalModel
 
         logging.getLogger("dowhy").setLevel(logging.WARNING)
@@ -383,7 +419,7 @@ class ObservationalStudy:
         model = CausalModel(data[cols].head(50), self.treatment, self.outcome, graph=g)
         ie = model.identify_effect(proceed_when_unidentifiable=False)
         backdoor = ie.get_backdoor_variables()
-        if not backdoor and self.graph is not None and list(g.predecessors(self.treatment)):
+        if not backdoor and list(g.predecessors(self.treatment)):
             hidden = [p for p in g.predecessors(self.treatment) if p in self.unobserved]
             if hidden:
                 raise DesignError(f"the effect is not identified by the backdoor criterion: "
@@ -392,14 +428,16 @@ class ObservationalStudy:
                                   "sensitivity analysis")
         adjust = sorted(set(backdoor) | set(self.confounders))
         adjust = [c for c in adjust if c in data.columns]
-        text = (f"{self.estimand} of {self.treatment} on {self.outcome} over {self.population}: "
+        return self._identified_text(adjust, "DoWhy"), adjust
+
+    def _identified_text(self, adjust: list[str], how: str) -> str:
+        return (f"{self.estimand} of {self.treatment} on {self.outcome} over {self.population}: "
                 f"E[{self.outcome} | do({self.treatment}=1)] - E[{self.outcome} | "
                 f"do({self.treatment}=0)] identified by backdoor adjustment for "
-                f"{{{', '.join(adjust)}}} (DoWhy), assuming no unobserved confounding and overlap")
-        return text, adjust
+                f"{{{', '.join(adjust)}}} ({how}), assuming no unobserved confounding and overlap")
 
-    def _run(self, name: str, a: Arrays, data: pd.DataFrame, adjust: list[str],
-             keep: np.ndarray, gen: np.random.Generator) -> EffectEstimate:
+    def _run(self, name: str, a: Arrays, gen: np.random.Generator) -> EffectEstimate:
+        """One estimator on the overlap population (already trimmed: ``trim=None`` below)."""
         seed = int(gen.integers(2**31))
         if name == "naive":
             return est_mod.naive(a)
@@ -412,15 +450,21 @@ class ObservationalStudy:
         if name == "matching":
             return est_mod.matching(a)
         if name == "ipw":
-            return est_mod.ipw(a)
+            return est_mod.ipw(a, trim=None)
         if name == "aipw":
-            return est_mod.aipw(a, rng=seed)
+            return est_mod.aipw(a, trim=None, rng=seed)
+        if name == "aipw_flexible":
+            flex = Arrays(a.y, a.t, a.x, None, a.modifiers, a.estimand, a.population,
+                          a.binary_outcome, a.fold)
+            return est_mod.aipw(flex, outcome_model=self.flexible_outcome_model,
+                                propensity_model=self.flexible_propensity_model, trim=None,
+                                rng=seed, method="AIPW, flexible nuisances (cross-fitted)")
         if name == "linear_dml":
             return est_mod.linear_dml(a, flexible=self.flexible_nuisance, rng=seed)
         if name == "causal_forest":
-            return est_mod.causal_forest(a, n_estimators=self.forest_trees, rng=seed,
-                                         flexible=self.flexible_nuisance)
-        return est_mod.dr_learner(a, flexible=self.flexible_nuisance, rng=seed)
+            return est_mod.causal_forest(a, trim=None, n_estimators=self.forest_trees, rng=seed,
+                                         flexible=self.forest_flexible_nuisance)
+        return est_mod.dr_learner(a, trim=None, flexible=self.flexible_nuisance, rng=seed)
 
     def _refute(self, data: pd.DataFrame, adjust: list[str], gen: np.random.Generator
                 ) -> tuple[Refutation, ...]:
