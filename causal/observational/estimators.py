@@ -366,10 +366,15 @@ def _w_and_x(a: Arrays) -> tuple[np.ndarray | None, np.ndarray | None]:
     return xm, w
 
 
-def _splits(t: np.ndarray, cv: int, gen: np.random.Generator) -> tuple[np.ndarray, list]:
-    fold = fold_ids(t, cv, gen)
+def _splits(t: np.ndarray, cv: int, gen: np.random.Generator, fold: np.ndarray | None = None
+            ) -> tuple[np.ndarray, list]:
+    """Cross-fitting splits: the given fold labels (those of ``Arrays.fold``), else new ones."""
+    if fold is None or len(np.unique(fold)) < 2:
+        fold = fold_ids(t, cv, gen)
+    else:
+        fold = np.unique(np.asarray(fold), return_inverse=True)[1]
     idx = np.arange(len(t))
-    return fold, [(idx[fold != k], idx[fold == k]) for k in range(cv)]
+    return fold, [(idx[fold != k], idx[fold == k]) for k in range(int(fold.max()) + 1)]
 
 
 def _used_propensities(models: list, xw: np.ndarray, fold: np.ndarray,
@@ -407,7 +412,7 @@ def fit_linear_dml(a: Arrays, *, flexible: bool = False, cv: int = 2, rng: Any =
     my, mt = _default_models(a, flexible, seed)
     if model_t is not None:
         propensity_model(model_t)
-    _, splits = _splits(a.t, cv, gen)
+    _, splits = _splits(a.t, cv, gen, a.fold)
     est = LinearDML(model_y=model_y or my, model_t=model_t or mt, discrete_treatment=True,
                     discrete_outcome=a.binary_outcome, cv=splits, random_state=seed)
     xm, w = _w_and_x(a)
@@ -448,7 +453,7 @@ def fit_causal_forest(a: Arrays, *, n_estimators: int = 200, cv: int = 2, rng: A
     xm, w = _w_and_x(a)
     if xm is None:
         xm, w = a.x, None
-    fold, splits = _splits(a.t, cv, gen)
+    fold, splits = _splits(a.t, cv, gen, a.fold)
     n_est = max(4, n_estimators - n_estimators % 4)
     est = CausalForestDML(model_y=my, model_t=mt, discrete_treatment=True,
                           discrete_outcome=a.binary_outcome, cv=splits, n_estimators=n_est,
@@ -479,7 +484,9 @@ def fit_dr_learner(a: Arrays, *, flexible: bool = False, cv: int = 2, rng: Any =
                    model_propensity: Any = None, model_regression: Any = None):
     """Fit EconML's ``LinearDRLearner`` (a ``DRLearner`` with a linear final stage).
 
-    The propensity model is regularised and calibrated (never ``C=inf``); returns the learner and
+    The propensity model is regularised and calibrated (never ``C=inf``); the folds are those of
+    ``a.fold`` when given (so that the learner's propensities are the cross-fitted ones the
+    overlap population was decided on), else ``cv`` new ones. Returns the learner and
     its fold labels (its per-fold models are ``est.models_propensity[0]`` and
     ``est.models_regression[0]``).
     """
@@ -489,7 +496,7 @@ def fit_dr_learner(a: Arrays, *, flexible: bool = False, cv: int = 2, rng: Any =
     seed = int(gen.integers(2**31))
     my, mt = _default_models(a, flexible, seed)
     mt = propensity_model(model_propensity) if model_propensity is not None else mt
-    fold, splits = _splits(a.t, cv, gen)
+    fold, splits = _splits(a.t, cv, gen, a.fold)
     est = LinearDRLearner(model_regression=model_regression or my, model_propensity=mt,
                           discrete_outcome=a.binary_outcome, cv=splits, random_state=seed)
     xm, w = _w_and_x(a)
