@@ -25,12 +25,14 @@ from causal.observational.estimators import (
 )
 from causal.observational.heterogeneity import CateAnalysis, CateResult, dr_scores
 from causal.observational.iv import (
+    IVDeprecationWarning,
     IVResult,
     IVStudy,
     WeakInstrumentWarning,
     first_stage_f,
     two_stage_least_squares,
 )
+from causal.observational.iv_inference import ARConfidenceSet, OverIdTest
 from causal.observational.pipeline import (
     ESTIMATORS,
     REFUTERS,
@@ -60,13 +62,16 @@ from causal.observational.sensitivity import (
 __all__ = [
     "ESTIMATORS",
     "REFUTERS",
+    "ARConfidenceSet",
     "Arrays",
     "CateAnalysis",
     "CateResult",
+    "IVDeprecationWarning",
     "IVResult",
     "IVStudy",
     "ObservationalResult",
     "ObservationalStudy",
+    "OverIdTest",
     "PropensityFit",
     "Refutation",
     "Sensitivity",

@@ -22,13 +22,14 @@ def iv_frame(n: int, rng: np.random.Generator, strength: float = 1.0) -> pd.Data
 
 def test_iv_with_covariates_recovers_late():
     df = iv_frame(4000, np.random.default_rng(1))
-    res = IVStudy("d", "y", "z", covariates=["w"], methods=("2sls", "orthoiv")).fit(df, rng=0)
+    res = IVStudy(outcome="y", treatment="d", instruments=["z"], covariates=["w"],
+                  methods=("2sls", "orthoiv")).fit(df, rng=0)
     assert res.first_stage_f > 10
     for e in res.estimates:
         assert e.estimand == "LATE"
         assert e.covers(1.5), e
     # ignoring the covariate (what DoWhy's IV does) is biased here
-    naive_iv = IVStudy("d", "y", "z", methods=("2sls",)).fit(df).estimates[0]
+    naive_iv = IVStudy(outcome="y", treatment="d", instruments=["z"], methods=("2sls",)).fit(df).estimates[0]
     assert not naive_iv.covers(1.5)
     assert "first-stage F" in str(res.summary())
     res.plot()
@@ -37,7 +38,7 @@ def test_iv_with_covariates_recovers_late():
 def test_dmliv_point_estimate_and_cluster_se():
     df = iv_frame(3000, np.random.default_rng(2))
     df["cl"] = np.arange(len(df)) % 50
-    res = IVStudy("d", "y", "z", covariates=["w"], methods=("dmliv", "2sls"),
+    res = IVStudy(outcome="y", treatment="d", instruments=["z"], covariates=["w"], methods=("dmliv", "2sls"),
                   cluster="cl").fit(df, rng=0)
     dml, tsls = res.estimates
     assert abs(dml.estimate - 1.5) < 0.6 and dml.se is None
@@ -49,19 +50,19 @@ def test_weak_instrument_warns():
     df = iv_frame(1000, rng)
     df["zweak"] = rng.integers(0, 2, len(df))
     with pytest.warns(WeakInstrumentWarning, match="F = .* < 10"):
-        res = IVStudy("d", "y", "zweak", covariates=["w"], methods=("2sls",)).fit(df)
+        res = IVStudy(outcome="y", treatment="d", instruments=["zweak"], covariates=["w"], methods=("2sls",)).fit(df)
     assert res.diagnostics[0].status == "fail"
 
 
 def test_iv_bad_input():
     df = iv_frame(200, np.random.default_rng(4))
     with pytest.raises(DataError, match="constant"):
-        IVStudy("d", "y", "z", methods=("2sls",)).fit(df.assign(z=1))
+        IVStudy(outcome="y", treatment="d", instruments=["z"], methods=("2sls",)).fit(df.assign(z=1))
     with pytest.raises(DataError, match=r"\['nope'\] not in the data"):
-        IVStudy("d", "y", "nope", methods=("2sls",)).fit(df)
+        IVStudy(outcome="y", treatment="d", instruments=["nope"], methods=("2sls",)).fit(df)
 
 
 def test_iv_determinism():
     df = iv_frame(1500, np.random.default_rng(5))
-    spec = IVStudy("d", "y", "z", covariates=["w"], methods=("orthoiv",))
+    spec = IVStudy(outcome="y", treatment="d", instruments=["z"], covariates=["w"], methods=("orthoiv",))
     assert spec.fit(df, rng=9).table().equals(spec.fit(df, rng=9).table())
