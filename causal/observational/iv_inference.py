@@ -360,11 +360,15 @@ def anderson_rubin_stat(des: IVDesign, se: str, b0: float) -> float:
 
 
 def _invert(f: Callable[[float], float], center: float, scale: float,
-            tail_inside: bool, n_grid: int = 4001) -> tuple[tuple[float, float], ...]:
-    """``{b : f(b) <= 0}`` from a grid in ``b = center + scale tan(theta)`` and root refinement."""
+            tail_inside: bool, n_grid: int = 4001,
+            f_grid: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[tuple[float, float], ...]:
+    """``{b : f(b) <= 0}`` from a grid in ``b = center + scale tan(theta)`` and root refinement.
+
+    ``f_grid`` evaluates ``f`` on the whole grid at once (vectorised), when given.
+    """
     theta = np.linspace(-math.pi / 2, math.pi / 2, n_grid + 2)[1:-1]
     grid = center + scale * np.tan(theta)
-    vals = np.array([f(b) for b in grid])
+    vals = f_grid(grid) if f_grid is not None else np.array([f(b) for b in grid])
     inside = vals <= 0
     pts: list[float] = []
     for i in np.flatnonzero(inside[1:] != inside[:-1]):
@@ -412,7 +416,12 @@ def anderson_rubin_set(des: IVDesign, se: str, level: float = 0.95,
             g = a - b * c
             return _wald(g, vyy - 2 * b * vyd + b * b * vdd) / k - crit
 
+        def f_grid(bs: np.ndarray) -> np.ndarray:
+            g = a[None, :] - bs[:, None] * c[None, :]
+            v = vyy[None] - 2 * bs[:, None, None] * vyd[None] + (bs**2)[:, None, None] * vdd[None]
+            return np.einsum("mi,mi->m", g, np.linalg.solve(v, g[..., None])[..., 0]) / k - crit
+
         f_first = _wald(c, vdd) / k
-        ivals = _invert(f, center, max(scale, 1e-12), tail_inside=f_first < crit)
+        ivals = _invert(f, center, max(scale, 1e-12), tail_inside=f_first < crit, f_grid=f_grid)
         method = "numerical inversion (grid of 4001 points + Brent refinement)"
     return ARConfidenceSet(tuple((float(lo), float(hi)) for lo, hi in ivals), level, se, crit, method)
