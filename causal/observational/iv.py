@@ -421,15 +421,17 @@ class IVStudy:
                                     "instrument): instrument validity cannot be tested from the "
                                     "data; argue it from the design", None))
 
-        def row(method: str, b: float, s: float | None, estimand: str = "LATE") -> EffectEstimate:
-            return EffectEstimate.from_se(estimand, self.population, method, b, s,
+        def row(method: str, b: float, s: float | None, estimand: str = "LATE",
+                population: str | None = None) -> EffectEstimate:
+            return EffectEstimate.from_se(estimand, population or self.population, method, b, s,
                                           ci_level=self.ci_level, df=df_t, n=n)
 
         ols_row = None
         if self.ols:
             b_ols, s_ols = ols_fit(des, se)
             ols_row = row(f"OLS ({controls}; treatment taken as exogenous; SE: {label_se})",
-                          b_ols, s_ols, estimand="OLS association (biased under confounding)")
+                          b_ols, s_ols, estimand="OLS association (biased under confounding)",
+                          population="all rows of the fitted sample")
         se_rows = []
         for kind in SE_TYPES:
             if kind == "cluster" and des.codes is None:
