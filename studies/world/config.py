@@ -43,6 +43,10 @@ class WorldConfig:
     weekly_profile: tuple[float, ...] = (1.10, 1.05, 1.00, 1.00, 0.95, 0.75, 0.70)  # Mon..Sun
     daily_noise_sd: float = 0.06
     trend: float = 0.10  # relative growth of volume over the window
+    # holidays (opt-in; the default world has none and is unchanged): days from the window start
+    # whose volume is multiplied by holiday_factor; listed in the ``holidays`` table
+    holiday_days: tuple[int, ...] = ()
+    holiday_factor: float = 0.55
     # --- staffing and queueing -------------------------------------------------------------
     # the roster is the fewest 8-hour shifts (5 consecutive days a week) whose agents cover
     # N = staffing_level * R + staffing_beta * sqrt(R) + staffing_extra in every half hour of the
@@ -239,6 +243,11 @@ class WorldConfig:
             raise DesignError("every assist launch day needs an entry in assist_max_effect")
         if not 0.0 <= self.comment_share <= 1.0:
             raise DesignError(f"comment_share must be in [0, 1], got {self.comment_share}")
+        bad = [d for d in self.holiday_days if not 0 <= int(d) < self.window_days]
+        if bad:
+            raise DesignError(f"holiday_days must lie in [0, window_days={self.window_days}), got {bad}")
+        if not self.holiday_factor > 0.0:
+            raise DesignError(f"holiday_factor must be > 0 (a multiple of the day's volume), got {self.holiday_factor}")
         _validate_scenarios(self)  # (e) scenario knobs
 
     def replace(self, **changes: Any) -> WorldConfig:

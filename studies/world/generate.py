@@ -41,7 +41,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from servicelab.errors import DesignError
 from servicelab.random import named_stream
-from studies.world import scenarios, text
+from studies.world import arrivals_truth, scenarios, text
 from studies.world.config import WorldConfig
 from studies.world.schema import (
     CHANNELS,
@@ -254,6 +254,7 @@ def _customers(seed: int, scale: float, cfg: WorldConfig) -> dict[str, np.ndarra
         "u_s": u_s,
         "u_f": u_f,
         "n_window": n_window,
+        "rate": rate * window_frac,  # expected window contacts per customer (truth_arrivals)
         "pre_contacts": pre.astype(np.int32),
         "pre_handle_s": pre_handle,
     }
@@ -270,6 +271,9 @@ def _intensity(seed: int, cfg: WorldConfig) -> np.ndarray:
     y = np.concatenate([hp, hp[:1]])
     daily = np.interp(minute, np.concatenate([[-0.5], x]), np.concatenate([[hp[-1]], y]))
     weekly = np.asarray(cfg.weekly_profile)[np.arange(days) % 7]
+    if cfg.holiday_days:  # opt-in: without holidays the intensity is unchanged
+        weekly = weekly.copy()
+        weekly[np.asarray(cfg.holiday_days, dtype=int)] *= cfg.holiday_factor
     noise = np.exp(cfg.daily_noise_sd * rng.standard_normal(days))
     trend = 1.0 + cfg.trend * np.arange(days) / days
     return (daily[None, :] * (weekly * noise * trend)[:, None]).ravel()
@@ -1055,12 +1059,14 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
     extra_truth = scenarios.truth_rows(cfg, contacts, con["injected"], con["reason_logp"], con["t"])
     if extra_truth is not None:
         effects = pd.concat([effects, extra_truth], ignore_index=True)
+    truth_arr = arrivals_truth.truth_arrivals(cfg, cust, intensity, con, start)
     tables["contact_text"] = text.contact_text(
         seed, cfg, reason=reason, channel=con["channel"], language=cust["lang"][ci], kappa=tr["kappa"],
         mood=cust["u_s"][ci], latent=obs["latent"], responded=responded,
     )
+    tables["holidays"] = arrivals_truth.holidays_table(cfg, start)
     truth = {"truth_effects": effects, "truth_contacts": truth_contacts,
-             "truth_priority": truth_priority}
+             "truth_priority": truth_priority, "truth_arrivals": truth_arr}
     for table, cols in SCHEMA.items():
         tables[table] = tables[table][list(cols)]
     return World(tables=tables, truth=truth, meta=meta, config=cfg)

@@ -167,6 +167,15 @@ TRUTH_SCHEMA: dict[str, dict[str, str]] = {
         "followup_h__0": "DOUBLE",
         "followup_h__1": "DOUBLE",
     },
+    # added (issue 13): the expected contacts per half hour, queue and channel (the arrival
+    # intensity integrated over the interval; Poisson given the customers), see
+    # studies.world.arrivals_truth
+    "truth_arrivals": {
+        "interval_start": "TIMESTAMP",
+        "queue": "VARCHAR",
+        "channel": "VARCHAR",
+        "expected": "DOUBLE",
+    },
 }
 
 # --- (e) ticket text (studies.world.text): one row per contact -------------------------------
@@ -174,3 +183,6 @@ TRUTH_SCHEMA: dict[str, dict[str, str]] = {
 # of CSAT survey responses (NULL otherwise). The true reason is contacts.reason; the latent
 # complexity and satisfaction behind the wording are in truth_contacts.
 SCHEMA["contact_text"] = {"contact_id": "BIGINT", "message": "VARCHAR", "comment": "VARCHAR"}
+
+# --- holidays (issue 13): the days of WorldConfig.holiday_days (empty by default) ----------------
+SCHEMA["holidays"] = {"date": "TIMESTAMP", "name": "VARCHAR", "factor": "DOUBLE"}
