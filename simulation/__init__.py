@@ -7,10 +7,13 @@ pluggable routing (``routing``); arrivals come from interval forecasts or traces
 into interval and window measures; ``replicate`` runs independent replications with
 t-intervals in a process pool or on Dask and compares two scenarios replication by
 replication (``paired_comparison``); ``plan`` simulates a per-interval staffing plan.
-``analytic`` has exact Erlang B/C/A (bounded in memory and time at any scale) and QED
-approximations, ``staffing`` the requirement per interval, shift scheduling (milp) and the
-simulation checks of a plan, ``calibration`` the simulator inputs estimated from contacts
-(Kaplan-Meier patience) and the check that the calibrated simulator reproduces them.
+``forecast`` has probabilistic arrival forecasts (statsforecast daily models, intraday profile,
+reconciled hierarchy, sample paths) and their backtest; ``risk`` staffs to a probability of
+meeting the service level over forecast sample paths. ``analytic`` has exact Erlang B/C/A
+(bounded in memory and time at any scale) and QED approximations, ``staffing`` the requirement
+per interval, shift scheduling (milp) and the simulation checks of a plan, ``calibration`` the
+simulator inputs estimated from contacts (Kaplan-Meier patience) and the check that the
+calibrated simulator reproduces them.
 
 One :class:`ServiceLevel` (threshold, denominator, short abandons) is taken and named by all of
 them. Randomness follows :mod:`servicelab.random` (``named_stream`` is re-exported from there).
@@ -60,6 +63,14 @@ from .calibration import (
 )
 from .distributions import Deterministic, Empirical, Exponential, Gamma, LogNormal, Never, Scaled
 from .engine import Callback, ContactCentre, DispatchState, Queue, Retrial
+from .forecast import (
+    ArrivalForecast,
+    ArrivalForecaster,
+    ForecastBacktest,
+    backtest_forecast,
+    counts_frame,
+    read_counts_csv,
+)
 from .metrics import SimulationRun, window_measures
 from .plan import PlanSimulator
 from .replicate import PairedComparison, ReplicationResult, paired_comparison, replicate, t_interval
@@ -89,6 +100,8 @@ from .staffing import (
 __all__ = [
     "FIFO",
     "AgentGroup",
+    "ArrivalForecast",
+    "ArrivalForecaster",
     "Calibration",
     "CalibrationValidation",
     "Callback",
@@ -99,6 +112,7 @@ __all__ = [
     "ErlangAResult",
     "ErlangCResult",
     "Exponential",
+    "ForecastBacktest",
     "GMRApproximation",
     "Gamma",
     "HalfinWhittApproximation",
@@ -132,8 +146,10 @@ __all__ = [
     "StaticPriority",
     "Trace",
     "arrival_rates",
+    "backtest_forecast",
     "calibrate",
     "compare_plan",
+    "counts_frame",
     "erlang_a",
     "erlang_b",
     "erlang_c",
@@ -145,6 +161,7 @@ __all__ = [
     "kaplan_meier",
     "named_stream",
     "paired_comparison",
+    "read_counts_csv",
     "replicate",
     "required_agents",
     "simulated_requirements",
