@@ -8,8 +8,7 @@ into interval and window measures; ``replicate`` runs independent replications w
 t-intervals in a process pool or on Dask and compares two scenarios replication by
 replication (``paired_comparison``); ``plan`` simulates a per-interval staffing plan.
 ``forecast`` has probabilistic arrival forecasts (statsforecast daily models, intraday profile,
-reconciled hierarchy, sample paths) and their backtest; ``risk`` staffs to a probability of
-meeting the service level over forecast sample paths. ``analytic`` has exact Erlang B/C/A
+reconciled hierarchy, sample paths) and their backtest. ``analytic`` has exact Erlang B/C/A
 (bounded in memory and time at any scale) and QED approximations, ``staffing`` the requirement
 per interval, shift scheduling (milp) and the simulation checks of a plan, ``calibration`` the
 simulator inputs estimated from contacts (Kaplan-Meier patience) and the check that the
