@@ -43,8 +43,19 @@ def _cmd_world_build(args: argparse.Namespace) -> int:
     from studies.warehouse import build_warehouse
 
     t0 = time.perf_counter()
-    counts = build_warehouse(args.db, seed=args.seed, scale=args.scale, force=args.force)
-    print(f"built {args.db} (seed {args.seed}, scale {args.scale}) in {time.perf_counter() - t0:.1f} s")
+    if args.format == "parquet":
+        from studies.warehouse import build_parquet_world
+
+        if not args.out:
+            raise _usage_error("--format parquet needs --out DIR (the folder of the Parquet world)")
+        target = args.out
+        counts = build_parquet_world(target, seed=args.seed, scale=args.scale, force=args.force)
+    else:
+        if args.out:
+            raise _usage_error("--out is for --format parquet; a DuckDB file is written to --db PATH")
+        target = args.db
+        counts = build_warehouse(target, seed=args.seed, scale=args.scale, force=args.force)
+    print(f"built {target} (seed {args.seed}, scale {args.scale}) in {time.perf_counter() - t0:.1f} s")
     width = max(len(t) for t in counts)
     for table, n in counts.items():
         print(f"  {table:<{width}}  {n:>12,d}")
@@ -66,6 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     record = run_study(
         args.study,
         db=args.db,
+        warehouse=args.warehouse,
         runs_dir=args.runs_dir,
         seed=args.seed,
         params=overrides,
@@ -264,6 +276,9 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
     build.add_argument("--seed", type=int, default=20260105, help="world seed (default 20260105)")
     build.add_argument("--scale", type=float, default=1.0, help="1.0 = about 1M contacts over 90 days")
     build.add_argument("--db", default="data/tws.duckdb", help="target DuckDB file")
+    build.add_argument("--format", choices=["duckdb", "parquet"], default="duckdb",
+                       help="a DuckDB file (--db) or a Parquet folder (--out), read by DuckDB and Spark")
+    build.add_argument("--out", default=None, help="target folder of --format parquet")
     build.add_argument("--force", action="store_true", help="replace an existing file")
     build.set_defaults(func=_cmd_world_build)
 
@@ -276,7 +291,10 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
     run.add_argument("study", help="study name (see `servicelab studies`)")
     run.add_argument("--seed", type=int, default=None, help="seed (default: the study's)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter")
-    run.add_argument("--db", default="data/tws.duckdb", help="warehouse file")
+    run.add_argument("--db", default="data/tws.duckdb", help="warehouse file (DuckDB)")
+    run.add_argument("--warehouse", default=None, metavar="URL",
+                     help="warehouse URL, wins over --db: duckdb:///FILE.duckdb, duckdb:///DIR (a Parquet "
+                          "world), spark+local:///DIR (Spark local[2] over a Parquet world)")
     run.add_argument("--runs-dir", default="runs", help="root of the run folders")
     run.add_argument("--allow-failed-checks", action="store_true",
                      help="mark the run a success even if a diagnostic failed (recorded in the manifest)")

@@ -50,3 +50,13 @@ def _close_figures():
 
     if "matplotlib.pyplot" in sys.modules:  # never import matplotlib for a test that did not
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="session")
+def parquet_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same small world as ``world_db`` (same seed and scale), written as a Parquet folder."""
+    from studies.warehouse import build_parquet_world
+
+    path = tmp_path_factory.mktemp("world-parquet") / "tws"
+    build_parquet_world(path, seed=WORLD_SEED, scale=WORLD_SCALE, force=True)
+    return path

@@ -49,6 +49,8 @@ CHECKS = (
                scope_label="all customer messages"),
 )
 
+_SPAN_SQL = "SELECT min(created_at) AS t0, max(created_at) AS t1 FROM {contacts} AS c"
+
 _CONTACTS_SQL = """
 SELECT c.contact_id, c.customer_id, c.created_at, c.queue, c.reason, c.channel, c.handle_s,
        c.specialist, c.assist_active,
@@ -118,7 +120,7 @@ def run(ctx: StudyContext) -> StudyOutput:
     dq = ctx.check_data(CHECKS)
     tables = {"contacts": dq.table("contacts"), "contact_text": dq.table("contact_text")}
     segments = tuple(s.strip() for s in p["segments"].split(",") if s.strip())
-    span = ctx.query(f"SELECT min(created_at) AS t0, max(created_at) AS t1 FROM {tables['contacts']} AS c")
+    span = ctx.query(_SPAN_SQL.format(**tables))
     t0, t1 = pd.Timestamp(span["t0"].iloc[0]), pd.Timestamp(span["t1"].iloc[0])
     before_start, after_start, after_end = _periods(ctx, t1)
     if before_start < t0.normalize():

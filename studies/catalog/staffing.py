@@ -200,9 +200,16 @@ def _quality_checks(start: pd.Timestamp, end: pd.Timestamp) -> tuple[TableCheck,
     ),)
 
 
+_LAST_SQL = "SELECT max(created_at) AS last FROM contacts"
+_CONTACTS_SQL = ("SELECT created_at, queue, queue_wait_s AS wait_s, abandoned, handle_s FROM {contacts} AS c "
+                 "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, contact_id")
+_STAFFING_SQL = ("SELECT interval_start, queue, agents FROM staffing WHERE interval_start >= ? "
+                 "AND interval_start < ? ORDER BY interval_start, queue")
+
+
 def query(ctx: StudyContext) -> StaffingData:
     """The last ``recent_days`` of contacts and staffing (bound, fingerprinted, NULL-checked queries)."""
-    last = ctx.query("SELECT max(created_at) AS last FROM contacts")["last"].iloc[0]
+    last = ctx.query(_LAST_SQL)["last"].iloc[0]
     if pd.isna(last):
         raise DataError("the contacts table has no rows; build or load the warehouse first")
     end = pd.Timestamp(last).floor("D")
@@ -211,15 +218,10 @@ def query(ctx: StudyContext) -> StaffingData:
     dq = ctx.check_data(_quality_checks(start, end))  # NULL, inf, empty: fail or drop, counted
     # queue_wait_s: the time in the shared queue (the world's wait_s also holds a routing delay
     # before the queue, which a queue model does not have)
-    contacts = ctx.query(
-        "SELECT created_at, queue, queue_wait_s AS wait_s, abandoned, handle_s FROM "
-        f"{dq.table('contacts')} AS c "
-        "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, contact_id", window)
+    contacts = ctx.query(_CONTACTS_SQL.format(contacts=dq.table("contacts")), window)
     if contacts.empty:
         raise DataError(f"no contacts between {start} and {end}")
-    staffing = ctx.query(
-        "SELECT interval_start, queue, agents FROM staffing WHERE interval_start >= ? "
-        "AND interval_start < ? ORDER BY interval_start, queue", window)
+    staffing = ctx.query(_STAFFING_SQL, window)
     return StaffingData(contacts, staffing, start, end, dq)
 
 

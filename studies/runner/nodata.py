@@ -27,6 +27,13 @@ class NoWarehouse:
 
     path = None
     is_synthetic = False
+    backend = "none"
+    dialect = "duckdb"
+    location = "none (the study makes its own data)"
+
+    def describe(self) -> dict[str, str]:
+        """Backend, dialect and location, as a real warehouse reports them."""
+        return {"backend": self.backend, "dialect": self.dialect, "location": self.location}
 
     def require(self, tables: Any) -> None:
         """Nothing to check: the study declares no tables."""

@@ -403,10 +403,7 @@ def check_data(ctx: StudyContext, checks: Sequence[TableCheck]) -> DataQuality:
 
 
 def _floating_columns(ctx: StudyContext, check: TableCheck) -> set[str]:
-    types = ctx.warehouse.query(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
-        [check.table])
-    have = dict(zip(types["column_name"], types["data_type"].str.upper(), strict=True))
+    have = ctx.warehouse.column_types(check.table)  # DuckDB's type names on every backend
     wanted = [c.name for c in check.columns] + list(check.scope_columns)
     missing = [c for c in wanted if c not in have]
     if missing:

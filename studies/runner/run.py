@@ -45,7 +45,7 @@ from studies.runner.provenance import environment, git_state
 from studies.runner.spec import Study, StudyOutput
 from studies.runner.store import FAILED_SUFFIX, TMP_PREFIX, process_start_token
 from studies.runner.warning_filters import study_warning_filters
-from studies.warehouse import DEFAULT_DB, Warehouse
+from studies.warehouse import DEFAULT_DB, Warehouse, open_warehouse
 
 __all__ = ["DEFAULT_RUNS_DIR", "RunRecord", "run_study", "storage_problem"]
 
@@ -102,6 +102,7 @@ def run_study(
     name: str,
     *,
     db: str | Path = DEFAULT_DB,
+    warehouse: str | Warehouse | None = None,
     runs_dir: str | Path = DEFAULT_RUNS_DIR,
     seed: int | None = None,
     params: Mapping[str, Any] | None = None,
@@ -123,7 +124,11 @@ def run_study(
     name : str
         Study name (see ``servicelab studies``).
     db : path
-        Warehouse file.
+        Warehouse file (DuckDB), the shorthand for ``warehouse="duckdb:///PATH"``.
+    warehouse : str or Warehouse, optional
+        A warehouse URL (``duckdb:///DIR``, ``spark+local:///DIR``; see
+        :func:`studies.warehouse.open_warehouse`) or an open :class:`~studies.warehouse.Warehouse`
+        (which the run does not close). Wins over ``db``.
     runs_dir : path
         Root of the run folders.
     seed : int, optional
@@ -170,8 +175,16 @@ def run_study(
     runs_root = Path(runs_dir) / study.name
     _check_writable(runs_root)
 
-    # a study that declares no tables (it makes its own data, e.g. scorecard) needs no warehouse
-    warehouse = Warehouse(db) if study.tables else NoWarehouse()
+    owned = not isinstance(warehouse, Warehouse)
+    if not study.tables:
+        # a study that declares no tables (it makes its own data, e.g. scorecard) needs no warehouse
+        warehouse = NoWarehouse() if owned else warehouse
+    elif isinstance(warehouse, Warehouse):
+        pass
+    elif warehouse is not None:
+        warehouse = open_warehouse(warehouse)
+    else:
+        warehouse = Warehouse(db)
     try:
         warehouse.require(study.tables)
         try:
@@ -201,7 +214,9 @@ def run_study(
             "git": git_state(),
             "environment": environment(),
             "data": {
-                "db": str(Path(db).resolve()) if study.tables else "none (the study makes its own data)",
+                "db": (str(Path(warehouse.location).resolve()) if warehouse.backend == "duckdb"
+                       else warehouse.location),
+                **warehouse.describe(),
                 "synthetic": warehouse.is_synthetic,
                 "world_meta": warehouse.meta(),
                 "tables": warehouse.tables(),
@@ -218,7 +233,8 @@ def run_study(
                            reporter=reporter)
         return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors)
     finally:
-        warehouse.close()
+        if owned:
+            warehouse.close()
 
 
 def _check_writable(runs_root: Path) -> None:
