@@ -197,6 +197,19 @@ def _rewrite(node: Any, *, target: str) -> Any:
             and any(ch in str(node.this) for ch in ".eE") and not isinstance(node.parent, exp.Cast):
         # Spark reads 1000.0 as DECIMAL (so x / 1000.0 is a DECIMAL); DuckDB computes in DOUBLE
         return exp.cast(node.copy(), "DOUBLE")
+    if target == "spark" and isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary") \
+            and node.args.get("unit") is not None:
+        # DuckDB's date_diff counts unit boundaries crossed (it truncates both ends to the unit);
+        # Spark's counts whole units elapsed. Truncating both ends first gives DuckDB's number.
+        unit = node.args["unit"]
+
+        def trunc(x: Any) -> Any:
+            if isinstance(x, exp.TimestampTrunc | exp.DateTrunc) \
+                    and str(x.args.get("unit")).upper() == str(unit).upper():
+                return x
+            return exp.TimestampTrunc(this=x, unit=unit.copy())
+
+        return exp.DateDiff(this=trunc(node.this), expression=trunc(node.expression), unit=unit.copy())
     if isinstance(node, exp.ToDays):
         return _days(node.this, target)
     if isinstance(node, exp.Anonymous):
