@@ -25,6 +25,8 @@ from servicelab.errors import (
 from servicelab.random import RNGLike, resolve_rng, spawn
 from servicelab.results import (
     Diagnostic,
+    Result,
+    ResultMixin,
     Summary,
     diagnostics_frame,
     format_frame,
@@ -42,6 +44,8 @@ __all__ = [
     "DesignError",
     "Diagnostic",
     "RNGLike",
+    "Result",
+    "ResultMixin",
     "RunError",
     "ServicelabError",
     "Summary",

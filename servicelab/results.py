@@ -17,10 +17,13 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 Status = Literal["ok", "warning", "fail"]
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "fail": 2}
@@ -350,3 +353,90 @@ def _jsonable(obj: Any) -> Any:
 
 
 jsonable = _jsonable
+
+
+# -- the result protocol ------------------------------------------------------------------------
+@runtime_checkable
+class Result(Protocol):
+    """What every servicelab result offers (checked for each exported type by the test suite).
+
+    ``summary()`` returns a :class:`Summary`, ``plot(ax=None)`` the matplotlib Axes it drew on,
+    ``to_dict()`` plain JSON-serialisable data, and ``diagnostics`` is a tuple of
+    :class:`Diagnostic`. Results are immutable values; those holding frames or arrays compare by
+    identity (``eq=False``) because element-wise ``==`` on a DataFrame has no truth value.
+
+    Examples
+    --------
+    >>> from simulation import erlang_c
+    >>> isinstance(erlang_c(100, 300, 12), Result)
+    True
+    >>> isinstance(Diagnostic("srm", "ok", "fine"), Result)
+    False
+    """
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result; warnings and failures are shown loudly."""
+        ...
+
+    def summary(self) -> Summary:
+        """A printable, exportable :class:`Summary`."""
+        ...
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw the result on ``ax`` (a new figure when None) and return the Axes."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
+        ...
+
+
+class ResultMixin:
+    """Display behaviour shared by results: notebooks show the summary, ``print`` its text.
+
+    ``_repr_html_`` renders :meth:`summary` (so a notebook cell shows the table, not a dataclass
+    repr), ``__str__`` is the summary's text, and ``__repr__`` is one short line. None of them
+    raise: a summary that fails to build falls back to the class name and the error, so that a
+    broken result never breaks the notebook displaying it. Put the mixin first among the bases;
+    a dataclass keeps this ``__repr__`` only when declared with ``repr=False``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True, eq=False, repr=False)
+    ... class Demo(ResultMixin):
+    ...     frame: pd.DataFrame
+    ...     def summary(self) -> Summary:
+    ...         return Summary("Demo result", self.frame)
+    >>> r = Demo(pd.DataFrame({"effect": [1.5]}))
+    >>> r == r, repr(r)
+    (True, "<Demo: 'Demo result'>")
+    >>> "<h4>Demo result</h4>" in r._repr_html_()
+    True
+    """
+
+    def _safe_summary(self) -> Summary | Exception:
+        try:
+            return self.summary()  # type: ignore[attr-defined]
+        except Exception as exc:  # display must never raise; the error is shown instead
+            return exc
+
+    def _repr_html_(self) -> str:
+        s = self._safe_summary()
+        if isinstance(s, Summary):
+            return s._repr_html_()
+        return (f"<pre>{html.escape(type(self).__name__)}: summary() failed: "
+                f"{html.escape(repr(s))}</pre>")
+
+    def __str__(self) -> str:
+        s = self._safe_summary()
+        return str(s) if isinstance(s, Summary) else f"{type(self).__name__}: summary() failed: {s!r}"
+
+    def __repr__(self) -> str:
+        s = self._safe_summary()
+        if not isinstance(s, Summary):
+            return f"<{type(self).__name__}: summary() failed: {s!r}>"
+        status = worst_status(getattr(self, "diagnostics", ()) or ())
+        tail = "" if status == "ok" else f" [{status}]"
+        return f"<{type(self).__name__}: {s.title!r}{tail}>"

@@ -55,7 +55,7 @@ import pandas as pd
 from scipy import special, stats
 
 from servicelab.errors import DesignError, UnstableQueueError
-from servicelab.results import Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 from .service_level import LEGACY_SL_NAMES, ServiceLevel
 
@@ -340,7 +340,7 @@ def erlang_b(load: float, agents: int) -> float:
 
 
 # -- shared result behaviour --------------------------------------------------------------------
-class _ResultMixin:
+class _ResultMixin(ResultMixin):
     _title = "Queue"
     _inputs = ("model", "arrivals_per_hour", "aht_s", "agents", "patience_s")
 
@@ -372,6 +372,45 @@ class _ResultMixin:
             info["service level"] = sl.describe()
             notes.append(f"service level = {sl.describe()}")
         return Summary(self._title, pd.DataFrame(rows), info=info, notes=notes)
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Exact formulas carry no estimation checks; the tuple is empty."""
+        return ()
+
+    def _curve(self) -> tuple[str, np.ndarray, dict[str, np.ndarray], float]:
+        """(x label, x values, {measure: y values}, this result's x) for :meth:`plot`."""
+        n = int(self.agents)  # type: ignore[attr-defined]
+        lo = max(math.floor(self.load) + 1, n - 15)  # type: ignore[attr-defined]
+        ns = np.arange(lo, max(lo + 2, n + 16))
+        out: dict[str, list[float]] = {}
+        for k in ns:
+            r = self._at_agents(int(k))
+            for name in ("p_wait", "p_abandon"):
+                if hasattr(r, name):
+                    out.setdefault(name, []).append(getattr(r, name))
+        return "agents", ns, {k: np.asarray(v) for k, v in out.items()}, float(n)
+
+    def _at_agents(self, n: int) -> Any:
+        raise NotImplementedError
+
+    def plot(self, ax: Any = None) -> Any:
+        """The headline measures around this result (service level by threshold, or delay
+        probability by agents), this result marked."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        xlabel, x, ys, here = self._curve()
+        for name, y in ys.items():
+            ax.plot(x, y, label=name)
+        ax.axvline(here, color="tab:red", lw=1, ls="--", label="this result")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("probability")
+        ax.set_ylim(0, 1)
+        ax.set_title(self._title)
+        ax.legend(fontsize=8)
+        return ax
 
     @property
     def sl_threshold_s(self) -> float:
@@ -440,6 +479,12 @@ class ErlangCResult(_ResultMixin):
     service_level: float
     service_level_definition: ServiceLevel
     _title = "Erlang C (M/M/n, no abandonment)"
+
+    def _curve(self) -> tuple[str, np.ndarray, dict[str, np.ndarray], float]:
+        t0 = self.service_level_definition.threshold_s
+        ts = np.linspace(0.0, max(3.0 * t0, 60.0), 61)
+        sl = [self.service_level_at(float(t)) for t in ts]
+        return "threshold (s)", ts, {"service level": np.asarray(sl)}, t0
 
     def service_level_at(
         self, service_level: ServiceLevel | float | None = None, definition: str | None = None
@@ -614,6 +659,12 @@ class ErlangAResult(_ResultMixin):
         """Probability that an arrival abandons within ``threshold_s`` seconds."""
         return self._p_abandoned_within(_nonneg("threshold_s", threshold_s))
 
+    def _curve(self) -> tuple[str, np.ndarray, dict[str, np.ndarray], float]:
+        t0 = self.service_level_definition.threshold_s
+        ts = np.linspace(0.0, max(3.0 * t0, 60.0), 61)
+        sl = [self.service_level_at(float(t)) for t in ts]
+        return "threshold (s)", ts, {"service level": np.asarray(sl)}, t0
+
     def service_level_at(
         self, service_level: ServiceLevel | float | None = None, definition: str | None = None
     ) -> float:
@@ -775,6 +826,9 @@ class HalfinWhittApproximation(_ResultMixin):
     p_wait: float
     _title = "Halfin-Whitt approximation (Erlang C)"
 
+    def _at_agents(self, n: int) -> Any:
+        return halfin_whitt(self.arrivals_per_hour, self.aht_s, n)
+
 
 def halfin_whitt(arrivals_per_hour: float, aht_s: float, agents: int) -> HalfinWhittApproximation:
     """Halfin–Whitt approximation of the Erlang C delay probability.
@@ -818,6 +872,16 @@ class GMRApproximation(_ResultMixin):
     p_abandon: float
     _title = "Garnett-Mandelbaum-Reiman approximation (Erlang A)"
 
+    def _at_agents(self, n: int) -> Any:
+        return garnett_mandelbaum_reiman(self.arrivals_per_hour, self.aht_s, n, self.patience_s)
+
+    def _curve(self) -> tuple[str, np.ndarray, dict[str, np.ndarray], float]:
+        n = self.agents
+        ns = np.arange(max(1, n - 15), n + 16)
+        rs = [self._at_agents(int(k)) for k in ns]
+        return ("agents", ns, {"p_wait": np.array([r.p_wait for r in rs]),
+                               "p_abandon": np.array([r.p_abandon for r in rs])}, float(n))
+
 
 def garnett_mandelbaum_reiman(
     arrivals_per_hour: float, aht_s: float, agents: int, patience_s: float
@@ -856,6 +920,12 @@ class SquareRootStaffing(_ResultMixin):
     agents: int
     target_p_wait: float | None
     _title = "Square-root staffing"
+
+    def _curve(self) -> tuple[str, np.ndarray, dict[str, np.ndarray], float]:
+        n = self.agents
+        ns = np.arange(max(math.floor(self.load) + 1, n - 15), n + 16)
+        p = [_hw_p_wait((k - self.load) / math.sqrt(self.load)) for k in ns]
+        return "agents", ns, {"p_wait (Halfin-Whitt)": np.asarray(p)}, float(n)
 
 
 def square_root_staffing(

@@ -37,7 +37,7 @@ from scipy import stats
 
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, child_seeds
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 from .service_level import ServiceLevel
 
@@ -229,8 +229,8 @@ def fit_handle_times(contacts: pd.DataFrame, *, by_queue: bool = True) -> dict[s
 
 
 # -- Kaplan-Meier ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class KaplanMeier:
+@dataclass(frozen=True, eq=False, repr=False)
+class KaplanMeier(ResultMixin):
     """Kaplan–Meier survival estimate with Greenwood standard errors.
 
     Attributes
@@ -308,6 +308,29 @@ class KaplanMeier:
             {"n": self.n, "n_events": self.n_events, "ci_level": self.ci_level,
              "table": self.table.to_dict(orient="list")}
         )
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """A warning when fewer than 10 events were observed (the curve is then very uncertain)."""
+        if self.n_events >= 10:
+            return ()
+        return (Diagnostic("events", "warning", f"only {self.n_events} observed events: the curve and "
+                           "its intervals rest on very few points; pool queues or use a longer window",
+                           float(self.n_events)),)
+
+    def summary(self) -> Summary:
+        """The survival table, with the median and the counts.
+
+        Examples
+        --------
+        >>> kaplan_meier([1, 2, 2, 3, 4], [1, 1, 0, 1, 0]).summary().info["median"]
+        3.0
+        """
+        return Summary("Kaplan-Meier survival", self.table,
+                       info={"n": self.n, "events": self.n_events, "median": self.median,
+                             "ci_level": self.ci_level},
+                       diagnostics=self.diagnostics,
+                       notes=("log-log pointwise intervals (Greenwood variance)",))
 
 
 def kaplan_meier(durations: Any, observed: Any, *, ci_level: float = 0.95, level: float | None = None) -> KaplanMeier:
@@ -487,8 +510,8 @@ def fit_patience(
 
 
 # -- all together ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Calibration:
+@dataclass(frozen=True, eq=False, repr=False)
+class Calibration(ResultMixin):
     """Simulator inputs estimated from contacts."""
 
     arrivals: pd.DataFrame
@@ -629,8 +652,8 @@ def calibrate(
 
 
 # -- does the calibrated simulator reproduce the data? ----------------------------------------------
-@dataclass(frozen=True)
-class CalibrationValidation:
+@dataclass(frozen=True, eq=False, repr=False)
+class CalibrationValidation(ResultMixin):
     """The calibrated simulator set against the observed contacts it was calibrated on.
 
     Attributes
@@ -703,22 +726,30 @@ class CalibrationValidation:
         })
 
     def plot(self, ax: Any = None) -> Any:
-        """Simulated (mean and interval) against observed, one panel per measure; returns the axes."""
+        """Simulated minus observed per queue and measure, with the simulation's interval.
+
+        Zero is the observed value; the shaded band is ``± tolerance``, within which a judged
+        measure agrees even if the interval misses it.
+        """
         import matplotlib.pyplot as plt
 
-        measures = list(dict.fromkeys(self.table["measure"]))
+        t = self.table
         if ax is None:
-            _, ax = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.4))
-        axes = np.atleast_1d(ax)
-        for a, m in zip(axes, measures, strict=False):
-            c = self.table[self.table["measure"] == m]
-            y = np.arange(len(c))
-            a.errorbar(c["sim_mean"], y, xerr=[c["sim_mean"] - c["ci_low"], c["ci_high"] - c["sim_mean"]],
-                       fmt="o", color="C1", capsize=3, label="simulated")
-            a.plot(c["observed"], y, "kx", label="observed")
-            a.set_yticks(y, c["queue"])
-            a.set_title(m + (" (judged)" if bool(c["judged"].any()) else ""), fontsize=9)
-        axes[0].legend(fontsize=7)
+            _, ax = plt.subplots(figsize=(6, 0.45 * len(t) + 1.5))
+        y = np.arange(len(t))
+        lo = (t["ci_low"] - t["observed"]).to_numpy(float)
+        hi = (t["ci_high"] - t["observed"]).to_numpy(float)
+        mid = (t["sim_mean"] - t["observed"]).to_numpy(float)
+        ax.axvspan(-self.tolerance, self.tolerance, color="tab:green", alpha=0.12, label="± tolerance")
+        ax.errorbar(mid, y, xerr=[mid - lo, hi - mid], fmt="o", color="C1", capsize=3,
+                    label=f"simulated - observed ({self.ci_level:.0%} CI)")
+        ax.axvline(0.0, color="k", lw=1, label="observed")
+        ax.set_yticks(y, [f"{q} · {m}" + (" (judged)" if j else "")
+                          for q, m, j in zip(t["queue"], t["measure"], t["judged"], strict=True)])
+        ax.invert_yaxis()
+        ax.set_xlabel("simulated - observed (measure units)")
+        ax.set_title("Calibration check: " + ("passed" if self.passed else "FAILED"))
+        ax.legend(fontsize=7)
         return ax
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from servicelab.errors import DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 from .agents import staffed_slot_seconds
 from .records import ABANDONED, SERVED, WAITING, diagnostics_for, records_frame
@@ -99,8 +99,8 @@ def _queue_exit(rec: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(rec["status"] == WAITING, np.inf, rec["arrival_s"] + rec["wait_s"])
 
 
-@dataclass(frozen=True)
-class SimulationRun:
+@dataclass(frozen=True, eq=False, repr=False)
+class SimulationRun(ResultMixin):
     """One simulated run: per-contact record arrays plus run information.
 
     Use :meth:`records` for the tidy per-contact frame, :meth:`measures` for the

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from servicelab.errors import DesignError
 from servicelab.random import RNGLike, child_seeds, root_seed_sequence
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 from .engine import ContactCentre
 from .service_level import ServiceLevel
@@ -112,8 +112,8 @@ def _one(
     return run.measures(service_levels), frame, unresolved
 
 
-@dataclass(frozen=True)
-class ReplicationResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ReplicationResult(ResultMixin):
     """Replicated measures with t-intervals.
 
     Attributes
@@ -275,8 +275,8 @@ def variance_ratio_sentence(ratio: float) -> str:
             f"over paired, {ratio:.2f})")
 
 
-@dataclass(frozen=True)
-class PairedComparison:
+@dataclass(frozen=True, eq=False, repr=False)
+class PairedComparison(ResultMixin):
     """Scenario A against scenario B, replication by replication (common random numbers).
 
     Attributes
@@ -338,6 +338,28 @@ class PairedComparison:
             notes=(("variance_ratio = independent over paired variance of the difference; "
                     "above 1, common random numbers helped."),),
         )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Paired difference ``A - B`` per measure relative to ``B``, with its t-interval."""
+        import matplotlib.pyplot as plt
+
+        t = self.table[self.table["mean_b"].abs() > 0]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.4 * len(t) + 1.5))
+        base = t["mean_b"].abs().to_numpy(float)
+        mid = t["mean_diff"].to_numpy(float) / base
+        lo, hi = t["ci_low"].to_numpy(float) / base, t["ci_high"].to_numpy(float) / base
+        y = np.arange(len(t))
+        ax.errorbar(mid, y, xerr=[mid - lo, hi - mid], fmt="o", capsize=3,
+                    label=f"{self.ci_level:.0%} paired t-interval")
+        ax.axvline(0.0, color="0.5", lw=1, ls="--", label="no difference")
+        ax.set_yticks(y, t["measure"])
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_xlabel(f"{self.label_a} - {self.label_b}, relative to {self.label_b}")
+        ax.set_title(f"Paired comparison over {self.n_reps} replications")
+        ax.legend(fontsize=7)
+        return ax
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({

@@ -39,7 +39,7 @@ from scipy import optimize, sparse
 
 from servicelab.errors import DataError, DesignError, UnstableQueueError
 from servicelab.random import RNGLike, child_seeds
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 from .analytic import _erlang_a_chain, erlang_a, erlang_c, resolve_service_level, square_root_staffing
 from .replicate import t_interval
@@ -100,7 +100,7 @@ class _DefinitionMixin:
 
 # -- one interval ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class StaffingRequirement(_DefinitionMixin):
+class StaffingRequirement(ResultMixin, _DefinitionMixin):
     """The minimum agents for a target in one stationary interval, and what they achieve."""
 
     model: str
@@ -136,7 +136,35 @@ class StaffingRequirement(_DefinitionMixin):
         keys = ("agents", "service_level", "p_wait", "p_abandon", "asa_s", "occupancy")
         table = pd.DataFrame([{k: d[k] for k in keys}])
         notes = [f"service level = {self.service_level_definition.describe()}"]
-        return Summary("Staffing requirement", table, info=info, notes=notes)
+        return Summary("Staffing requirement", table, info=info, notes=notes, diagnostics=self.diagnostics)
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """A warning when the requirement runs the agents above 95% occupancy."""
+        if not (self.occupancy > 0.95):
+            return ()
+        return (Diagnostic("occupancy", "warning", f"occupancy {self.occupancy:.1%} at {self.agents} agents: "
+                           "the target is met only by working agents flat out; plan shrinkage and "
+                           "breaks on top", self.occupancy),)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Service level against agents around the requirement, the target marked."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        ns = np.arange(max(0, self.agents - 10), self.agents + 11)
+        sl = [_evaluate(self.model, self.arrivals_per_hour, self.aht_s, int(n), self.patience_s,
+                        self.service_level_definition)[0] for n in ns]
+        ax.plot(ns, sl, "o-", ms=3, label="service level")
+        ax.axhline(self.target_sl, color="0.5", ls="--", lw=1, label=f"target {self.target_sl:.0%}")
+        ax.axvline(self.agents, color="tab:red", lw=1, label=f"required: {self.agents}")
+        ax.set_xlabel("agents")
+        ax.set_ylabel(self.service_level_definition.describe()[:40])
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"Staffing requirement ({self.model})")
+        ax.legend(fontsize=8)
+        return ax
 
 
 def _check_fraction(name: str, value: float | None, allow_none: bool = False) -> float | None:
@@ -340,8 +368,8 @@ def _search_agents(
 
 
 # -- per interval ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class IntervalRequirements(_DefinitionMixin):
+@dataclass(frozen=True, eq=False, repr=False)
+class IntervalRequirements(ResultMixin, _DefinitionMixin):
     """Required agents for every interval of a forecast.
 
     Attributes
@@ -578,8 +606,8 @@ class ShiftTemplate:
         return mask
 
 
-@dataclass(frozen=True)
-class ShiftSchedule:
+@dataclass(frozen=True, eq=False, repr=False)
+class ShiftSchedule(ResultMixin):
     """An optimised shift schedule and its coverage.
 
     Attributes
@@ -950,8 +978,8 @@ def _nanmean(vals: np.ndarray) -> np.ndarray:
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
-@dataclass(frozen=True)
-class PlanVerification:
+@dataclass(frozen=True, eq=False, repr=False)
+class PlanVerification(ResultMixin):
     """A staffing plan checked by simulation: per-interval means and intervals against the target.
 
     Attributes

@@ -24,7 +24,7 @@ import pandas as pd
 from statsmodels.tsa.seasonal import MSTL, STL
 
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["AnomalyDetector", "AnomalyResult"]
@@ -182,8 +182,8 @@ class AnomalyDetector:
         return fitted, resid, z
 
 
-@dataclass(frozen=True)
-class AnomalyResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AnomalyResult(ResultMixin):
     """Every point with its expected value and robust z; :attr:`flags` are the anomalies."""
 
     spec: AnomalyDetector

@@ -46,7 +46,7 @@ import pandas as pd
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["Decomposition", "DecompositionResult"]
@@ -321,8 +321,8 @@ def _se(values: np.ndarray) -> np.ndarray:
     return np.nanstd(values, axis=0, ddof=1)
 
 
-@dataclass(frozen=True)
-class DecompositionResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class DecompositionResult(ResultMixin):
     """Components of a KPI change: totals, per segment, per launch and per dimension.
 
     Attributes

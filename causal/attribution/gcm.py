@@ -29,7 +29,7 @@ import pandas as pd
 
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns
 
 __all__ = ["MechanismAttribution", "MechanismAttributionResult"]
@@ -146,8 +146,8 @@ def _subsample(frame: pd.DataFrame, k: int, gen: np.random.Generator) -> pd.Data
     return frame.iloc[idx].reset_index(drop=True)
 
 
-@dataclass(frozen=True)
-class MechanismAttributionResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class MechanismAttributionResult(ResultMixin):
     """Contribution of each node's mechanism change to the target's mean change."""
 
     spec: MechanismAttribution

@@ -35,6 +35,7 @@ from causal.bayes._data import binary, positive, require_columns
 from causal.bayes.sampling import ConvergenceGate, Sampler, sample_model, save_netcdf
 from causal.results import EffectEstimate
 from servicelab import DataError, DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
+from servicelab.results import ResultMixin
 
 Metric = Literal["lognormal", "bernoulli", "ordinal"]
 
@@ -177,8 +178,8 @@ def _lognormal_mean_draws(n: float, s1: float, s2: float, draws: int, gen: np.ra
     return np.exp(mu + sigma2 / 2)
 
 
-@dataclass(frozen=True)
-class ABResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ABResult(ResultMixin):
     """Posterior draws of the arm means and everything derived from them."""
 
     spec: BayesianAB

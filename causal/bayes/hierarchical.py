@@ -63,6 +63,7 @@ from causal.bayes.survival import (
 )
 from causal.results import EffectEstimate
 from servicelab import DataError, DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
+from servicelab.results import ResultMixin
 
 Likelihood = Literal["lognormal", "bernoulli"]
 Pooling = Literal["partial", "none"]
@@ -480,8 +481,8 @@ class HierarchicalEffects:
         return PriorPredictiveCheck(self, typical.ravel(), ratio, observed)
 
 
-@dataclass(frozen=True)
-class PriorPredictiveCheck:
+@dataclass(frozen=True, eq=False, repr=False)
+class PriorPredictiveCheck(ResultMixin):
     """What the priors imply before seeing the data, with a diagnostic on plausibility.
 
     ``typical`` holds prior draws of the typical outcome per stratum (median duration in seconds,
@@ -517,6 +518,28 @@ class PriorPredictiveCheck:
                     "" if ok else "; the prior is too wide or off-centre: tighten it"), share))
         return tuple(out)
 
+    def _table(self) -> pd.DataFrame:
+        rows = []
+        for name, draws, (lo, hi) in (("typical outcome", self.typical, self.spec.plausible_outcome),
+                                      ("effect ratio", self.ratio, self.spec.plausible_ratio)):
+            q = np.quantile(draws[np.isfinite(draws)], [0.05, 0.5, 0.95])
+            rows.append({"quantity": name, "q05": q[0], "median": q[1], "q95": q[2],
+                         "plausible_low": lo, "plausible_high": hi,
+                         "share_implausible": float(np.mean((draws < lo) | (draws > hi)))})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> Summary:
+        """Prior quantiles of the typical outcome and of the effect ratio, against plausible ranges."""
+        return Summary("Prior predictive check", self._table(),
+                       info={"likelihood": self.spec.likelihood, "observed (pooled)": self.observed,
+                             "draws": int(self.typical.size)},
+                       diagnostics=self.diagnostics)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (quantiles, not the draws)."""
+        return jsonable({"observed": self.observed, "table": self._table().to_dict(orient="records"),
+                         "diagnostics": [d.to_dict() for d in self.diagnostics]})
+
     def plot(self, ax: plt.Axes | None = None) -> plt.Axes:
         """Histogram of the prior typical outcome (log10 for durations), observed value marked."""
         ax = ax or plt.subplots(figsize=(6, 3.5))[1]
@@ -534,8 +557,8 @@ class PriorPredictiveCheck:
         return ax
 
 
-@dataclass(frozen=True)
-class HierarchicalResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class HierarchicalResult(ResultMixin):
     """Posterior of the hierarchical model: per-group effects, overall effect, diagnostics.
 
     ``overall`` is the ATE in outcome units for an uncensored model, and the difference in

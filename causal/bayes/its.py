@@ -34,6 +34,7 @@ from causal.bayes._data import require_columns
 from causal.bayes.sampling import ConvergenceGate, Sampler, sample_model, save_netcdf
 from causal.results import EffectEstimate
 from servicelab import DataError, DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
+from servicelab.results import ResultMixin
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ class BayesianITS:
         return BayesianITSResult(self, f[self.time].to_numpy(), y, n_pre, cf, tuple(diags), idata)
 
 
-@dataclass(frozen=True)
-class BayesianITSResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class BayesianITSResult(ResultMixin):
     """Counterfactual draws (draws x periods, original units) and the effects derived from them."""
 
     spec: BayesianITS

@@ -30,10 +30,11 @@ from scipy import stats
 from causal.bayes.hierarchical import HierarchicalEffects
 from causal.bayes.sampling import Sampler, sample_model
 from servicelab import DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
+from servicelab.results import ResultMixin
 
 
-@dataclass(frozen=True)
-class SBCResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SBCResult(ResultMixin):
     """Ranks (sims x parameters) of the truths among ``n_draws`` posterior draws, and coverage."""
 
     ranks: pd.DataFrame

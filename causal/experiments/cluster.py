@@ -28,7 +28,7 @@ from causal.experiments._data import Source, quote_ident
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = [
     "ClusterExperiment",
@@ -267,7 +267,7 @@ def _ri_p(y, X, groups, treat_g, coef, n_perm, gen):
 
 
 @dataclass(frozen=True)
-class ClusterResult:
+class ClusterResult(ResultMixin):
     """Result of a cluster-randomised (or switchback) analysis."""
 
     effect: float

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special, stats
 
 from servicelab.errors import DataError, DesignError
-from servicelab.results import jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 Alternative = Literal["two-sided", "greater", "less"]
 RelativeMethod = Literal["log", "delta", "fieller"]
@@ -40,7 +40,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class TwoSampleResult:
+class TwoSampleResult(ResultMixin):
     """Comparison of a treatment arm against control on one metric.
 
     ``effect`` is ``mean_treatment - mean_control`` (outcome units); ``rel_effect`` is
@@ -63,9 +63,54 @@ class TwoSampleResult:
     relative_method: str
     ci_level: float
 
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """A failure when the standard error is missing or zero (no interval can be trusted)."""
+        if math.isfinite(self.se) and self.se > 0:
+            return ()
+        return (Diagnostic("se", "fail", f"the standard error is {self.se!r}: an arm has no variance "
+                           "or too few units; check the metric and the arm sizes", self.se),)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain dictionary for JSON."""
-        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+        """Plain dictionary for JSON (NaN and infinities become None)."""
+        return jsonable({f: getattr(self, f) for f in self.__dataclass_fields__})
+
+    def summary(self) -> Summary:
+        """Absolute and relative effect with their intervals.
+
+        Examples
+        --------
+        >>> two_sample_test(1.0, 1.0, 1000, 1.1, 1.0, 1000).summary().to_frame()["scale"].tolist()
+        ['absolute', 'relative']
+        """
+        table = [
+            {"scale": "absolute", "control": self.mean_control, "treatment": self.mean_treatment,
+             "effect": self.effect, "ci_low": self.ci_low, "ci_high": self.ci_high, "pvalue": self.pvalue},
+            {"scale": "relative", "control": self.mean_control, "treatment": self.mean_treatment,
+             "effect": self.rel_effect, "ci_low": self.rel_ci_low, "ci_high": self.rel_ci_high,
+             "pvalue": self.rel_pvalue},
+        ]
+        import pandas as pd
+
+        info = {"test": self.test, "relative interval": self.relative_method, "ci_level": self.ci_level,
+                "se": self.se, "df": self.df}
+        return Summary("Two-sample comparison (treatment - control)", pd.DataFrame(table), info=info,
+                       diagnostics=self.diagnostics)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The absolute effect with its interval against zero."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 2.2))
+        ax.errorbar([self.effect], [0], xerr=[[self.effect - self.ci_low], [self.ci_high - self.effect]],
+                    fmt="o", color="tab:blue", capsize=4, label=f"{self.ci_level:.0%} CI")
+        ax.axvline(0.0, color="0.5", lw=1, ls="--", label="no effect")
+        ax.set_yticks([])
+        ax.set_xlabel("effect (treatment - control, outcome units)")
+        ax.set_title(self.test)
+        ax.legend(fontsize=8)
+        return ax
 
 
 def mean_var_from_sums(total: float, sum_squares: float, n: int) -> tuple[float, float]:
@@ -289,7 +334,7 @@ def welch_anova(means: Sequence[float], variances: Sequence[float], ns: Sequence
 
 
 @dataclass(frozen=True)
-class SRMResult:
+class SRMResult(ResultMixin):
     """Sample-ratio-mismatch check: observed arm counts against the designed split."""
 
     counts: tuple[int, ...]
@@ -306,9 +351,57 @@ class SRMResult:
         ps = [self.pvalue_chi_square] + ([self.pvalue_exact] if self.pvalue_exact is not None else [])
         return min(ps) < self.threshold
 
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """``srm``: a failure when the observed split rejects the design at ``threshold``."""
+        p = min([self.pvalue_chi_square] + ([self.pvalue_exact] if self.pvalue_exact is not None else []))
+        if self.mismatch:
+            return (Diagnostic("srm", "fail", f"arm counts {list(self.counts)} do not match the designed "
+                               f"split (p={p:.2g} < {self.threshold:g}): find the assignment or logging "
+                               "bug before reading any effect", p),)
+        return (Diagnostic("srm", "ok", f"arm counts match the design (p={p:.2g})", p),)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary for JSON."""
         return jsonable({**asdict(self), "mismatch": self.mismatch})
+
+    def _frame(self) -> Any:
+        import pandas as pd
+
+        n = sum(self.counts)
+        return pd.DataFrame({"arm": range(len(self.counts)), "count": list(self.counts),
+                             "expected": [n * s for s in self.expected_shares],
+                             "share": [c / n for c in self.counts],
+                             "expected_share": list(self.expected_shares)})
+
+    def summary(self) -> Summary:
+        """Observed and expected counts per arm, with the test's p-values.
+
+        Examples
+        --------
+        >>> srm_test([1977, 2023]).summary().to_frame()["count"].tolist()
+        [1977, 2023]
+        """
+        info = {"chi2": self.chi2, "pvalue_chi_square": self.pvalue_chi_square,
+                "pvalue_exact": self.pvalue_exact, "pvalue_normal": self.pvalue_normal,
+                "threshold": self.threshold, "mismatch": self.mismatch}
+        return Summary("Sample-ratio mismatch check", self._frame(), info=info, diagnostics=self.diagnostics)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Observed against expected units per arm."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        f = self._frame()
+        x = np.arange(len(f))
+        ax.bar(x - 0.2, f["count"], width=0.4, label="observed")
+        ax.bar(x + 0.2, f["expected"], width=0.4, color="0.6", label="expected (design)")
+        ax.set_xticks(x, [f"arm {i}" for i in f["arm"]])
+        ax.set_ylabel("units")
+        ax.set_title("Sample-ratio mismatch" + (" (MISMATCH)" if self.mismatch else ""))
+        ax.legend(fontsize=8)
+        return ax
 
 
 def srm_test(
@@ -371,6 +464,9 @@ def srm_test(
     )
 
 
+_MULTITEST = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "by": "fdr_by", "none": "none"}
+
+
 def adjust_pvalues(
     pvalues: Sequence[float], method: Literal["holm", "bonferroni", "bh", "by", "none"] = "holm"
 ) -> np.ndarray:
@@ -378,7 +474,9 @@ def adjust_pvalues(
 
     ``holm`` and ``bonferroni`` control the family-wise error rate; ``bh`` (Benjamini–
     Hochberg) and ``by`` (Benjamini–Yekutieli, valid under any dependence) control the false
-    discovery rate. NaNs are passed through and do not count as tests.
+    discovery rate. The adjustment is :func:`statsmodels.stats.multitest.multipletests`
+    (``holm``, ``bonferroni``, ``fdr_bh``, ``fdr_by``); NaNs are passed through and do not count
+    as tests.
 
     Examples
     --------
@@ -394,26 +492,16 @@ def adjust_pvalues(
         return out
     if ((p < 0) | (p > 1)).any():
         raise DataError("p-values must lie in [0, 1]")
-    if method == "none":
-        adj = p.copy()
-    elif method == "bonferroni":
-        adj = np.minimum(p * m, 1.0)
-    elif method == "holm":
-        order = np.argsort(p)
-        steps = np.maximum.accumulate((m - np.arange(m)) * p[order])
-        adj = np.empty(m)
-        adj[order] = np.minimum(steps, 1.0)
-    elif method in ("bh", "by"):
-        order = np.argsort(p)[::-1]
-        ranks = np.arange(m, 0, -1)
-        c = np.sum(1.0 / np.arange(1, m + 1)) if method == "by" else 1.0
-        steps = np.minimum.accumulate(c * m / ranks * p[order])
-        adj = np.empty(m)
-        adj[order] = np.minimum(steps, 1.0)
-    else:
+    if method not in _MULTITEST:
         raise DesignError(
             f"correction must be one of holm, bonferroni, bh, by, none; got {method!r}"
         )
+    if method == "none":
+        adj = p.copy()
+    else:
+        from statsmodels.stats.multitest import multipletests
+
+        adj = multipletests(p, method=_MULTITEST[method])[1]
     out[ok] = adj
     return out
 

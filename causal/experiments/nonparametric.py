@@ -17,19 +17,11 @@ __all__ = ["bootstrap_ci", "mann_whitney"]
 Statistic = Callable[..., Any]
 
 
-def _resample_stat(stat, c, t, n_resamples, gen, chunk=200):
-    out = np.empty(n_resamples)
-    done = 0
-    while done < n_resamples:
-        b = min(chunk, n_resamples - done)
-        ic = gen.integers(0, c.size, size=(b, c.size))
-        it = gen.integers(0, t.size, size=(b, t.size))
-        out[done : done + b] = stat(c[ic], t[it], axis=-1)
-        done += b
-    return out
+_EXACT_BCA_MAX_N = 5000
+"""Units (both arms) up to which BCa is scipy's own; its full jackknife is quadratic in n."""
 
 
-def _jackknife(stat, c, t, groups=100):
+def _grouped_jackknife(stat, c, t, groups=100):
     """Grouped (delete-a-group) jackknife over both samples; cheap for large n."""
     vals = []
     for arr, other, first in ((c, t, True), (t, c, False)):
@@ -39,6 +31,21 @@ def _jackknife(stat, c, t, groups=100):
             kept = np.delete(arr, f)
             vals.append(stat(kept, other, axis=-1) if first else stat(other, kept, axis=-1))
     return np.asarray(vals, dtype=float)
+
+
+def _bca_grouped(stat, c, t, theta, boot, ci_level):
+    """Efron's BCa endpoints from ``boot`` with the acceleration from a grouped jackknife."""
+    alpha = (1 - ci_level) / 2
+    prop = (np.sum(boot < theta) + 0.5 * np.sum(boot == theta)) / boot.size
+    prop = min(max(prop, 1 / (2 * boot.size)), 1 - 1 / (2 * boot.size))
+    z0 = stats.norm.ppf(prop)
+    jk = _grouped_jackknife(stat, c, t)
+    d = jk.mean() - jk
+    den = 6 * (np.sum(d**2) ** 1.5)
+    a = float(np.sum(d**3) / den) if den > 0 else 0.0
+    zs = stats.norm.ppf([alpha, 1 - alpha])
+    adj = stats.norm.cdf(z0 + (z0 + zs) / (1 - a * (z0 + zs)))
+    return np.quantile(boot, adj)
 
 
 def bootstrap_ci(
@@ -54,15 +61,19 @@ def bootstrap_ci(
 ):
     """Two-sample bootstrap interval for ``statistic(control, treatment, axis=-1)``.
 
-    Arms are resampled independently (stratified bootstrap). ``bca`` corrects bias and skew
-    (Efron 1987) with a grouped jackknife for the acceleration.
+    Arms are resampled independently (stratified bootstrap) by :func:`scipy.stats.bootstrap`.
+    ``bca`` corrects bias and skew (Efron 1987): up to 5,000 units in both arms it is scipy's
+    BCa interval exactly; above, scipy's full jackknife for the acceleration is quadratic in n
+    (75 s against 3 s at 20,000 units per arm), so the acceleration comes from a 100-group
+    jackknife per arm applied to scipy's bootstrap distribution (the endpoints agree with
+    scipy's to within a small fraction of the interval's width; see the tests).
 
     Examples
     --------
     >>> c, t = np.arange(100.0), np.arange(100.0) + 5
     >>> f = lambda c, t, axis=-1: t.mean(axis=axis) - c.mean(axis=axis)
     >>> lo, hi = bootstrap_ci(f, c, t, n_resamples=500, rng=1)
-    >>> lo < 5 < hi
+    >>> bool(lo < 5 < hi)
     True
     """
     c = np.asarray(control, dtype=float)
@@ -73,25 +84,21 @@ def bootstrap_ci(
         raise DataError("bootstrap input contains NaN; drop or impute missing values first")
     if n_resamples < 100:
         raise DesignError(f"n_resamples must be >= 100, got {n_resamples}")
-    gen = resolve_rng(rng)
-    theta = float(statistic(c, t, axis=-1))
-    boot = _resample_stat(statistic, c, t, n_resamples, gen)
-    alpha = (1 - ci_level) / 2
-    if method == "percentile":
-        lo, hi = np.quantile(boot, [alpha, 1 - alpha])
-    elif method == "bca":
-        prop = (np.sum(boot < theta) + 0.5 * np.sum(boot == theta)) / boot.size
-        prop = min(max(prop, 1 / (2 * boot.size)), 1 - 1 / (2 * boot.size))
-        z0 = stats.norm.ppf(prop)
-        jk = _jackknife(statistic, c, t)
-        d = jk.mean() - jk
-        den = 6 * (np.sum(d**2) ** 1.5)
-        a = float(np.sum(d**3) / den) if den > 0 else 0.0
-        zs = stats.norm.ppf([alpha, 1 - alpha])
-        adj = stats.norm.cdf(z0 + (z0 + zs) / (1 - a * (z0 + zs)))
-        lo, hi = np.quantile(boot, adj)
-    else:
+    if method not in ("bca", "percentile"):
         raise DesignError(f"method must be 'bca' or 'percentile', got {method!r}")
+    if not 0 < ci_level < 1:
+        raise DesignError(f"ci_level must be in (0, 1), got {ci_level!r}")
+    exact = method == "percentile" or c.size + t.size <= _EXACT_BCA_MAX_N
+    res = stats.bootstrap(
+        (c, t), statistic, n_resamples=n_resamples, confidence_level=ci_level,
+        method="BCa" if exact and method == "bca" else "percentile", vectorized=True,
+        paired=False, batch=200, random_state=resolve_rng(rng),
+    )
+    boot = np.asarray(res.bootstrap_distribution, dtype=float)
+    if exact:
+        lo, hi = res.confidence_interval
+    else:
+        lo, hi = _bca_grouped(statistic, c, t, float(statistic(c, t, axis=-1)), boot, ci_level)
     if return_distribution:
         return float(lo), float(hi), boot
     return float(lo), float(hi)

@@ -21,7 +21,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 from causal.experiments._data import MomentRequest, Source
 from causal.experiments.metrics import Metric, Proportion, RatioOfMeans
 from servicelab.errors import DataError, DesignError
-from servicelab.results import jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["MetricVariance", "PowerAnalysis", "PowerResult"]
 
@@ -42,7 +42,7 @@ class MetricVariance:
 
 
 @dataclass(frozen=True)
-class PowerResult:
+class PowerResult(ResultMixin):
     """Outcome of a power calculation (all three quantities, one of them solved for)."""
 
     solved_for: str
@@ -56,9 +56,65 @@ class PowerResult:
     cuped: bool
     variance_reduction: float
 
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """A warning when the design has less than 80% power."""
+        if self.power >= 0.8:
+            return ()
+        return (Diagnostic("power", "warning", f"power is {self.power:.0%} (< 80%): a true effect of "
+                           f"{self.abs_mde:.4g} is missed more often than 1 time in 5; add units or "
+                           "accept a larger MDE", self.power),)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary for JSON."""
         return jsonable(asdict(self))
+
+    def summary(self) -> Summary:
+        """Units per arm, MDE and power (the solved quantity named).
+
+        Examples
+        --------
+        >>> from causal.experiments import Mean
+        >>> r = PowerAnalysis(Mean("y")).sample_size(MetricVariance(mean=1.0, sd=1.0, n=1000), abs_mde=0.1)
+        >>> r.summary().info["solved for"]
+        'n'
+        """
+        import pandas as pd
+
+        table = pd.DataFrame([{"n_control": self.n_control, "n_treatment": self.n_treatment,
+                               "abs_mde": self.abs_mde, "rel_mde": self.rel_mde, "power": self.power,
+                               "alpha": self.alpha}])
+        info = {"solved for": self.solved_for, "cuped": self.cuped,
+                "variance_reduction": self.variance_reduction}
+        return Summary("Power analysis", table, info=info, diagnostics=self.diagnostics)
+
+    def power_at(self, n_per_group: Any) -> Any:
+        """Power at other sample sizes, same MDE (normal approximation through this result's point)."""
+        import numpy as np
+        from scipy import stats
+
+        n = np.asarray(n_per_group, dtype=float)
+        z_a = float(stats.norm.ppf(1 - self.alpha / 2))
+        z_b = float(stats.norm.ppf(min(max(self.power, 1e-12), 1 - 1e-12)))
+        return stats.norm.cdf(np.sqrt(n / self.n_per_group) * (z_b + z_a) - z_a)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Power against units per arm for this MDE, the solved design marked."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        n = np.linspace(max(self.n_per_group / 20, 2), self.n_per_group * 3, 200)
+        ax.plot(n, self.power_at(n), label=f"MDE {self.abs_mde:.4g}")
+        ax.plot([self.n_per_group], [self.power], "o", color="tab:red", label="this design")
+        ax.axhline(0.8, color="0.5", lw=1, ls="--")
+        ax.set_xlabel("units per arm (control)")
+        ax.set_ylabel("power")
+        ax.set_ylim(0, 1)
+        ax.set_title("Power (normal approximation)")
+        ax.legend(fontsize=8)
+        return ax
 
 
 @dataclass(frozen=True)

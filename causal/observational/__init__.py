@@ -33,13 +33,13 @@ from causal.observational.iv import (
     two_stage_least_squares,
 )
 from causal.observational.iv_inference import ARConfidenceSet, OverIdTest
+from causal.observational.graph import parse_graph
 from causal.observational.pipeline import (
     ESTIMATORS,
     REFUTERS,
     ObservationalResult,
     ObservationalStudy,
     Refutation,
-    parse_graph,
 )
 from causal.observational.propensity import (
     PropensityFit,

@@ -19,13 +19,13 @@ from scipy import stats
 from causal.quasi._common import require
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 Z95 = float(stats.norm.ppf(0.975))
 
 
-@dataclass(frozen=True)
-class ITSResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ITSResult(ResultMixin):
     """Level and slope change, the counterfactual path and the average post-period effect."""
 
     level: EffectEstimate

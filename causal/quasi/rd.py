@@ -29,7 +29,7 @@ import pandas as pd
 
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["RDResult", "RegressionDiscontinuity", "plot_sensitivity"]
@@ -61,8 +61,8 @@ def _rdrobust(**kw: Any):
     return out, notes
 
 
-@dataclass(frozen=True)
-class RDResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RDResult(ResultMixin):
     """A regression discontinuity fit.
 
     Attributes

@@ -37,7 +37,7 @@ from causal.quasi._common import require
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 #: the Bayesian fit's pre-period RMSPE may exceed the classic convex fit's by this factor
 PRE_FIT_RATIO = 1.5
@@ -188,8 +188,8 @@ def conformal_interval(y: np.ndarray, pre: np.ndarray, *, level: float = 0.95,
                              T, True, "", meaning)
 
 
-@dataclass(frozen=True)
-class SynthResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SynthResult(ResultMixin):
     """Synthetic-control fit, effect path, donor weights and inference.
 
     ``p_value`` is the placebo-in-space rank p-value (post/pre RMSPE ratio); ``conformal`` the

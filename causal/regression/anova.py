@@ -27,14 +27,14 @@ from scipy import stats
 from statsmodels.stats.oneway import anova_generic
 
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["AnovaResult", "anova", "anova_from_aggregates", "group_aggregates"]
 
 
-@dataclass(frozen=True)
-class AnovaResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AnovaResult(ResultMixin):
     """An ANOVA table (``to_frame()``: one row per effect plus ``Residual``)."""
 
     kind: str

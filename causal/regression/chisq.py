@@ -19,14 +19,14 @@ from scipy import stats
 from scipy.stats.contingency import association
 
 from servicelab.errors import DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["ChiSquareResult", "chi_square", "chi_square_from_counts", "chi_square_gof"]
 
 
-@dataclass(frozen=True)
-class ChiSquareResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ChiSquareResult(ResultMixin):
     """A chi-square test: statistic, df, p-value, effect size and the tables behind them."""
 
     test: str

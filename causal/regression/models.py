@@ -31,7 +31,7 @@ from formulaic import Formula
 from causal.experiments.cluster import cluster_robust_ols
 from causal.results import EffectEstimate
 from servicelab.errors import ConvergenceError, DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns
 
 __all__ = ["SE_TYPES", "Regression", "RegressionResult"]
@@ -76,8 +76,8 @@ def _collinear(X: np.ndarray, tol: float = 1e-9) -> list[int]:
     return drop
 
 
-@dataclass(frozen=True)
-class RegressionResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RegressionResult(ResultMixin):
     """A fitted regression: tidy coefficient table, fit facts and diagnostics.
 
     ``to_frame()`` is indexed by term with ``coef``, ``se``, ``stat``, ``pvalue``, ``ci_low``,

@@ -21,7 +21,7 @@ from causal.results import EffectEstimate
 from causal.survival._core import aalen_johansen, check_survival_frame, step_at
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns
 
 __all__ = ["CumulativeIncidence", "CumulativeIncidenceResult"]
@@ -38,8 +38,8 @@ def _loglog(F: np.ndarray, var: np.ndarray, z: float) -> tuple[np.ndarray, np.nd
     return lo, hi
 
 
-@dataclass(frozen=True)
-class CumulativeIncidenceResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CumulativeIncidenceResult(ResultMixin):
     """Cumulative incidence curves (long ``table``: group, cause, time, cif, ci, se)."""
 
     duration: str

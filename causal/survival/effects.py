@@ -42,7 +42,7 @@ from causal.survival._core import (
 )
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["SurvivalEffect", "SurvivalEffectResult", "ipw_weights"]
 
@@ -96,8 +96,8 @@ def _stats(tabs, horizon: float, at: Sequence[float]) -> dict[str, float]:
     return out
 
 
-@dataclass(frozen=True)
-class SurvivalEffectResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SurvivalEffectResult(ResultMixin):
     """The four effects (``estimates``), per-arm numbers (``arms``) and the curves."""
 
     estimates: dict[str, EffectEstimate]

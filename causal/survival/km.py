@@ -11,7 +11,7 @@ from scipy import stats
 
 from causal.survival._core import check_survival_frame, km_table, median_time, rmst, step_at
 from servicelab.errors import DataError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["KaplanMeier", "KaplanMeierResult"]
 
@@ -28,8 +28,8 @@ def loglog_ci(s: np.ndarray, gw: np.ndarray, z: float) -> tuple[np.ndarray, np.n
     return lo, hi
 
 
-@dataclass(frozen=True)
-class KaplanMeierResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class KaplanMeierResult(ResultMixin):
     """Kaplan-Meier curves: ``table`` is long (group, time, at_risk, events, survival, ci)."""
 
     duration: str

@@ -16,7 +16,7 @@ from scipy import stats
 from causal.results import EffectEstimate
 from causal.survival._core import check_survival_frame
 from servicelab.errors import ConvergenceError, DataError, DesignError
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["AFT", "AFTResult", "CoxPH", "CoxResult"]
 
@@ -56,8 +56,8 @@ def _design(data: pd.DataFrame, duration: str, event: str, covariates: Sequence[
     return frame, terms
 
 
-@dataclass(frozen=True)
-class CoxResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CoxResult(ResultMixin):
     """Cox model: ``to_frame()`` indexed by term with ``coef`` (log hazard ratio), ``se``,
     ``hazard_ratio``, ``ci_low``/``ci_high`` (of the hazard ratio) and ``pvalue``."""
 
@@ -222,8 +222,8 @@ class CoxPH:
                          len(frame), events, se_type, self.ci_level, tuple(diags))
 
 
-@dataclass(frozen=True)
-class AFTResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AFTResult(ResultMixin):
     """AFT model: ``to_frame()`` indexed by term with ``coef`` (log time ratio), ``se``,
     ``time_ratio`` and its interval."""
 

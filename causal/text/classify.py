@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from causal.text.features import TextFeatures, check_texts
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["KeywordRule", "ReasonClassifier", "ReasonClassifierResult"]
 
@@ -115,8 +115,8 @@ class ReasonClassifier:
                                       base_acc, cm, len(idx_tr), len(idx_te), tuple(diags))  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ReasonClassifierResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ReasonClassifierResult(ResultMixin):
     """Held-out accuracy and macro F1, the keyword rule's accuracy, the confusion matrix."""
 
     spec: ReasonClassifier

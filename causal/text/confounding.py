@@ -26,7 +26,7 @@ from causal.results import EffectEstimate
 from causal.text.features import TextFeatures, check_texts
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns, require_finite
 
 __all__ = ["TextAdjustedEffect", "TextAdjustedResult"]
@@ -108,8 +108,8 @@ class TextAdjustedEffect:
         return TextAdjustedResult(self, out[0], out[1], diags)
 
 
-@dataclass(frozen=True)
-class TextAdjustedResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class TextAdjustedResult(ResultMixin):
     """The structured-only and the text-adjusted estimates of the same ATE."""
 
     spec: TextAdjustedEffect

@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from causal.text.features import TextFeatures, check_texts
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["CommentSentiment", "CommentSentimentResult"]
 
@@ -68,8 +68,8 @@ class CommentSentiment:
         return CommentSentimentResult(self, pred, rho, diags)
 
 
-@dataclass(frozen=True)
-class CommentSentimentResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CommentSentimentResult(ResultMixin):
     """Cross-fitted sentiment score per comment (on the rating's scale)."""
 
     spec: CommentSentiment

@@ -23,7 +23,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from causal.text.features import TOKEN_PATTERN, TextFeatures, check_texts
 from servicelab.errors import DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["TopicModel", "TopicResult", "npmi_coherence"]
 
@@ -125,8 +125,8 @@ class TopicModel:
         return TopicResult(self, topics, shares, tuple(diags))
 
 
-@dataclass(frozen=True)
-class TopicResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class TopicResult(ResultMixin):
     """Topics (top words, NPMI coherence, share of documents) and per-document topic shares."""
 
     spec: TopicModel

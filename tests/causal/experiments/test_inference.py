@@ -53,6 +53,19 @@ def test_corrections_pass_nan_through():
         adjust_pvalues([1.5], "holm")
 
 
+@pytest.mark.parametrize(("method", "former"), [
+    ("holm", [0.006, 0.16, np.nan, 0.15, 0.16, 0.4, 0.8]),
+    ("bonferroni", [0.006, 0.24, np.nan, 0.18, 0.24, 1.0, 1.0]),
+    ("bh", [0.006, 0.06, np.nan, 0.06, 0.06, 0.24, 0.8]),
+    ("by", [0.0147, 0.147, np.nan, 0.147, 0.147, 0.588, 1.0]),
+    ("none", [0.001, 0.04, np.nan, 0.03, 0.04, 0.2, 0.8]),
+])
+def test_corrections_keep_the_former_hand_written_outputs(method, former):
+    # outputs of the hand-written corrections replaced by statsmodels (ties and a NaN included)
+    out = adjust_pvalues([0.001, 0.04, np.nan, 0.03, 0.04, 0.2, 0.8], method)
+    np.testing.assert_allclose(out, former, rtol=1e-12, atol=1e-15)
+
+
 def test_welch_anova_matches_statsmodels():
     rng = np.random.default_rng(1)
     groups = [rng.normal(0, 1, 40), rng.normal(0.3, 2, 60), rng.normal(0.1, 0.5, 30)]
