@@ -23,6 +23,7 @@ from causal.observational.estimators import (
     standardization,
     stratification,
 )
+from causal.observational.graph import parse_graph
 from causal.observational.heterogeneity import CateAnalysis, CateResult, dr_scores
 from causal.observational.iv import (
     IVDeprecationWarning,
@@ -33,7 +34,6 @@ from causal.observational.iv import (
     two_stage_least_squares,
 )
 from causal.observational.iv_inference import ARConfidenceSet, OverIdTest
-from causal.observational.graph import parse_graph
 from causal.observational.pipeline import (
     ESTIMATORS,
     REFUTERS,
