@@ -663,7 +663,10 @@ class HierarchicalResult(ResultMixin):
         e = self.effects.sort_values("n_total").reset_index(drop=True)
         y = np.arange(len(e))
         ok = e["nopool"].notna()
-        ax.errorbar(e.loc[ok, "nopool"], y[ok] + 0.15, xerr=1.96 * e.loc[ok, "nopool_se"],
+        from scipy import stats
+
+        q = float(stats.norm.ppf(0.5 + self.spec.ci_level / 2))  # same level as the posterior intervals
+        ax.errorbar(e.loc[ok, "nopool"], y[ok] + 0.15, xerr=q * e.loc[ok, "nopool_se"],
                     fmt="o", color="tab:orange", ms=4, lw=1, label="no pooling (per group)")
         ax.errorbar(e["tau_mean"], y - 0.15,
                     xerr=[e["tau_mean"] - e["tau_low"], e["tau_high"] - e["tau_mean"]],

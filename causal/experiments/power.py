@@ -77,7 +77,7 @@ class PowerResult(ResultMixin):
         >>> from causal.experiments import Mean
         >>> r = PowerAnalysis(Mean("y")).sample_size(MetricVariance(mean=1.0, sd=1.0, n=1000), abs_mde=0.1)
         >>> r.summary().info["solved for"]
-        'n'
+        'n_per_group'
         """
         import pandas as pd
 

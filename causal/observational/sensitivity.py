@@ -25,6 +25,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 
+from servicelab.errors import DesignError
 from servicelab.results import jsonable
 
 
@@ -92,8 +93,11 @@ def evalue_rr(rr: float) -> float:
 
 
 def cinelli_hazlett(y: np.ndarray, t: np.ndarray, x: np.ndarray,
-                    names: list[str] | None = None) -> Sensitivity:
+                    names: list[str] | None = None, *, ci_level: float = 0.95) -> Sensitivity:
     """Sensitivity of the OLS estimate of ``t`` in ``y ~ 1 + t + x``.
+
+    ``ci_level`` sets the normal interval whose bound nearer zero gives the E-value of the
+    interval.
 
     Examples
     --------
@@ -110,7 +114,10 @@ def cinelli_hazlett(y: np.ndarray, t: np.ndarray, x: np.ndarray,
     r2yd = tval**2 / (tval**2 + dof)
     # E-value on the standardised-effect approximation (continuous) or risk ratio (binary)
     binary = set(np.unique(y).tolist()) <= {0.0, 1.0}
-    lo = est - 1.96 * se if est > 0 else est + 1.96 * se
+    if not 0 < ci_level < 1:
+        raise DesignError(f"ci_level must be in (0, 1); got {ci_level!r}")
+    q = float(stats.norm.ppf(0.5 + ci_level / 2))
+    lo = est - q * se if est > 0 else est + q * se
     if binary:
         p0 = max(float(y[t == 0].mean()), 1e-6)
         rr, rr_lo = (p0 + est) / p0, (p0 + lo) / p0

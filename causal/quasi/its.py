@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
 
 from causal.quasi._common import require
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
-
-Z95 = float(stats.norm.ppf(0.975))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -91,6 +88,8 @@ class InterruptedTimeSeries:
         Order of the autoregressive error model.
     hac_lags : int or None
         Newey–West lags for ``errors="hac"`` (default ``period`` or 4).
+    ci_level : float
+        Level of the normal intervals of the level, slope and average effects (default 0.95).
 
     Examples
     --------
@@ -110,6 +109,11 @@ class InterruptedTimeSeries:
     ar_order: int = 1
     hac_lags: int | None = None
     population: str = "the treated series, post period"
+    ci_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ci_level < 1:
+            raise DesignError(f"ci_level must be in (0, 1); got {self.ci_level!r}")
 
     def fit(self, data: pd.DataFrame) -> ITSResult:
         """Fit the segmented regression and project the counterfactual."""
@@ -159,9 +163,8 @@ class InterruptedTimeSeries:
         avg_se = float(np.sqrt(g @ fit.cov_params() @ g))
 
         def row(name: str, b: float, se: float) -> EffectEstimate:
-            return EffectEstimate(name, self.population, method, b, se,
-                                  b - Z95 * se, b + Z95 * se,
-                                  pvalue=float(2 * stats.norm.sf(abs(b / se))), n=len(y))
+            return EffectEstimate.from_se(name, self.population, method, b, se,
+                                          ci_level=self.ci_level, n=len(y))
 
         level = row("level change", float(fit.params[2]), float(fit.bse[2]))
         slope = row("slope change per period", float(fit.params[3]), float(fit.bse[3]))
