@@ -7,13 +7,15 @@ it names the column, the count and the fix. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from servicelab.errors import DataError
+from servicelab.errors import DataError, DesignError
 
 
 def require_columns(data: pd.DataFrame, columns: Sequence[str], *, role: str = "column",
@@ -109,3 +111,29 @@ def require_finite(data: pd.DataFrame, columns: Sequence[str], *, role: str = "c
     bad = [c for c in count_invalid(data, columns) if c.total]
     if bad:
         raise DataError(f"{role} " + "; ".join(c.describe() for c in bad) + f"; {fix}")
+
+
+def renamed_argument(value: Any, old_value: Any, *, new: str, old: str, where: str,
+                     default: Any) -> Any:
+    """Resolve an argument renamed from ``old`` to ``new`` (the old name warns, then works).
+
+    ``value`` is what was passed as ``new`` (``default`` when it was not given) and
+    ``old_value`` what was passed under the deprecated name (None when not given). Giving both
+    is an error.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     renamed_argument(0.95, 0.9, new="ci_level", old="level", where="f", default=0.95)
+    0.9
+    >>> str(w[0].message)
+    'f(level=...) is deprecated: use ci_level='
+    """
+    if old_value is None:
+        return value
+    warnings.warn(f"{where}({old}=...) is deprecated: use {new}=", DeprecationWarning, stacklevel=3)
+    if value != default:
+        raise DesignError(f"{where}: give {new} only ({old} is its deprecated name)")
+    return old_value

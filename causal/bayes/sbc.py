@@ -18,6 +18,7 @@ SBC needs a prior that does not look at the data.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from causal.bayes.hierarchical import HierarchicalEffects
 from causal.bayes.sampling import Sampler, sample_model
 from servicelab import DesignError, Diagnostic, RNGLike, Summary, jsonable, resolve_rng
 from servicelab.results import ResultMixin
+from servicelab.validation import renamed_argument
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -39,10 +41,16 @@ class SBCResult(ResultMixin):
 
     ranks: pd.DataFrame
     n_draws: int
-    covered: pd.DataFrame  # sims x parameters, truth inside the central ``level`` interval
-    level: float
+    covered: pd.DataFrame  # sims x parameters, truth inside the central ``ci_level`` interval
+    ci_level: float
     diagnostics: tuple[Diagnostic, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def level(self) -> float:
+        """Deprecated: use :attr:`ci_level`."""
+        warnings.warn("SBCResult.level is deprecated: use ci_level", DeprecationWarning, stacklevel=2)
+        return self.ci_level
 
     def uniformity_pvalues(self, bins: int = 5) -> dict[str, float]:
         """Chi-square test of uniform ranks per parameter."""
@@ -60,7 +68,7 @@ class SBCResult(ResultMixin):
     def summary(self) -> Summary:
         p = self.uniformity_pvalues()
         table = pd.DataFrame({"parameter": list(p), "rank_uniformity_p": list(p.values()),
-                              f"coverage_{int(self.level * 100)}": list(self.coverage.values())})
+                              f"coverage_{int(self.ci_level * 100)}": list(self.coverage.values())})
         return Summary("Simulation-based calibration (hierarchical model)", table,
                        info=self.info, diagnostics=self.diagnostics)
 
@@ -80,14 +88,14 @@ class SBCResult(ResultMixin):
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"n_sims": len(self.ranks), "n_draws": self.n_draws,
                          "uniformity_p": self.uniformity_pvalues(), "coverage": self.coverage,
-                         "level": self.level, "info": self.info,
+                         "ci_level": self.ci_level, "info": self.info,
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
 def sbc_hierarchical(spec: HierarchicalEffects | None = None, *, n_sims: int = 40,
                      n_groups: int = 6, n_per_cell: int = 40,
-                     sampler: Sampler | None = None, level: float = 0.9,
-                     rng: RNGLike = None) -> SBCResult:
+                     sampler: Sampler | None = None, ci_level: float = 0.9,
+                     rng: RNGLike = None, level: float | None = None) -> SBCResult:
     """Simulation-based calibration of the hierarchical lognormal model, vectorised.
 
     Parameters
@@ -98,8 +106,9 @@ def sbc_hierarchical(spec: HierarchicalEffects | None = None, *, n_sims: int = 4
         Replications, groups, and contacts per group and arm.
     sampler : Sampler
         Cheap settings suffice (default 2 chains x 100 draws, 200 tuning steps).
-    level : float
-        Level of the central intervals whose coverage is reported.
+    ci_level : float
+        Level of the central intervals whose coverage is reported (``level`` is its deprecated
+        name).
 
     Examples
     --------
@@ -149,6 +158,8 @@ def sbc_hierarchical(spec: HierarchicalEffects | None = None, *, n_sims: int = 4
              "sigma_tau": post["sigma_tau"].values.reshape(-1, K),
              "mu_alpha": post["mu_alpha"].values.reshape(-1, K),
              "tau[0]": post["tau"].values.reshape(-1, K, G)[:, :, 0]}
+    level = renamed_argument(ci_level, level, new="ci_level", old="level", where="sbc_hierarchical",
+                             default=0.9)
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     ranks, covered = {}, {}
     for name, d in draws.items():

@@ -22,6 +22,7 @@ from scipy import special
 
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
+from servicelab.validation import renamed_argument
 
 __all__ = ["rerandomization_check"]
 
@@ -91,12 +92,13 @@ def rerandomization_check(
     *,
     covariate: Any = None,
     covariate_denominator: Any = None,
-    reps: int = 4000,
+    n_reps: int = 4000,
     treat_share: float = 0.5,
     ci_level: float = 0.95,
     rng: RNGLike = None,
     details: bool = False,
     chunk: int = 500,
+    reps: int | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Coverage and rejection rate of the delta-method analysis over re-randomisations.
 
@@ -111,8 +113,9 @@ def rerandomization_check(
     covariate, covariate_denominator : array-like, optional
         Pre-period numerator and denominator for CUPED; with a covariate the check is run with
         and without CUPED.
-    reps : int
-        Replications; the Monte Carlo sd of a 95 % coverage is ``sqrt(.95 * .05 / reps)``
+    n_reps : int
+        Replications (``reps`` is its deprecated name); the Monte Carlo sd of a 95 % coverage is
+        ``sqrt(.95 * .05 / n_reps)``
         (0.34 points at 4,000).
     treat_share : float
         Bernoulli probability of treatment; replication ``r`` treats unit ``i`` when row ``r``
@@ -134,7 +137,7 @@ def rerandomization_check(
     >>> import numpy as np
     >>> g = np.random.default_rng(0)
     >>> y0 = g.gamma(2.0, 100.0, 2000); y1 = 0.9 * y0
-    >>> out = rerandomization_check(y0, y1, reps=400, rng=1)
+    >>> out = rerandomization_check(y0, y1, n_reps=400, rng=1)
     >>> float(out.set_index("design").loc["A/A", "truth"])
     0.0
     """
@@ -153,6 +156,8 @@ def rerandomization_check(
             raise DataError(f"{name} has missing or infinite values; fill or drop those units")
     if n < 4:
         raise DataError(f"need at least 4 units, got {n}")
+    reps = renamed_argument(n_reps, reps, new="n_reps", old="reps", where="rerandomization_check",
+                            default=4000)
     if reps < 1 or chunk < 1:
         raise DesignError(f"reps and chunk must be positive, got reps={reps}, chunk={chunk}")
     if not 0 < treat_share < 1:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from servicelab.errors import DesignError
 from servicelab.random import RNGLike, resolve_rng
+from servicelab.validation import renamed_argument
 
 __all__ = ["SimulatedExperiment", "simulate_service_experiment"]
 
@@ -43,12 +44,13 @@ def simulate_service_experiment(
     handle_effect: float = 0.0,
     contact_effect: float = 0.0,
     treatment_share: float = 0.5,
-    reps: int = 1,
+    n_reps: int = 1,
     tickets: bool = False,
     handle_customer_sd: float = 0.6,
     rng: RNGLike = None,
+    reps: int | None = None,
 ) -> SimulatedExperiment:
-    """Draw ``reps`` independent customer-randomised experiments.
+    """Draw ``n_reps`` independent customer-randomised experiments.
 
     Parameters
     ----------
@@ -59,8 +61,9 @@ def simulate_service_experiment(
         faster).
     contact_effect : float
         Relative effect on the contact rate.
-    reps : int
-        Independent replications stacked in one frame (column ``rep``).
+    n_reps : int
+        Independent replications stacked in one frame (column ``rep``); ``reps`` is its
+        deprecated name.
     tickets : bool
         Also return the ticket-level frame (one row per answered contact).
     handle_customer_sd : float
@@ -79,6 +82,8 @@ def simulate_service_experiment(
     >>> round(sim.truth["handle_per_answered_rel"], 2)
     -0.1
     """
+    reps = renamed_argument(n_reps, reps, new="n_reps", old="reps", where="simulate_service_experiment",
+                            default=1)
     if n_customers < 2 or reps < 1:
         raise DesignError(f"need n_customers >= 2 and reps >= 1 (got {n_customers}, {reps})")
     if not 0 < treatment_share < 1:

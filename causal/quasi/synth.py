@@ -38,6 +38,7 @@ from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
 from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
+from servicelab.validation import renamed_argument
 
 #: the Bayesian fit's pre-period RMSPE may exceed the classic convex fit's by this factor
 PRE_FIT_RATIO = 1.5
@@ -67,8 +68,8 @@ class ConformalInterval:
 
     Attributes
     ----------
-    level : float
-        Nominal level ``1 - alpha``.
+    ci_level : float
+        Nominal level ``1 - alpha`` (``level`` is its deprecated name).
     ci_low, ci_high : float
         Bounds (NaN when the interval is not valid; +-inf when the data cannot bound it).
     p_zero : float
@@ -83,7 +84,7 @@ class ConformalInterval:
         The one-sentence meaning shown with the interval.
     """
 
-    level: float
+    ci_level: float
     ci_low: float
     ci_high: float
     p_zero: float
@@ -91,6 +92,13 @@ class ConformalInterval:
     valid: bool
     reason: str = ""
     meaning: str = ""
+
+    @property
+    def level(self) -> float:
+        """Deprecated: use :attr:`ci_level`."""
+        warnings.warn("ConformalInterval.level is deprecated: use ci_level", DeprecationWarning,
+                      stacklevel=2)
+        return self.ci_level
 
 
 def conformal_pvalue(theta: float, y: np.ndarray, pre: np.ndarray, *, demean: bool = False
@@ -122,14 +130,17 @@ def conformal_pvalue(theta: float, y: np.ndarray, pre: np.ndarray, *, demean: bo
     return float(np.mean(stats >= stats[0] - 1e-12 * max(1.0, abs(stats[0]))))
 
 
-def conformal_interval(y: np.ndarray, pre: np.ndarray, *, level: float = 0.95,
+def conformal_interval(y: np.ndarray, pre: np.ndarray, *, ci_level: float = 0.95,
                        demean: bool = False, center: float | None = None,
-                       scale: float | None = None) -> ConformalInterval:
-    """Invert :func:`conformal_pvalue` over theta: ``{theta: p(theta) > 1 - level}``.
+                       scale: float | None = None, level: float | None = None) -> ConformalInterval:
+    """Invert :func:`conformal_pvalue` over theta: ``{theta: p(theta) > 1 - ci_level}``.
 
     A grid around ``center`` (default: the mean post-period gap) is widened until its ends are
-    rejected (up to 2^6 times), and each end is refined by bisection.
+    rejected (up to 2^6 times), and each end is refined by bisection. ``level`` is the
+    deprecated name of ``ci_level``.
     """
+    level = renamed_argument(ci_level, level, new="ci_level", old="level", where="conformal_interval",
+                             default=0.95)
     alpha = 1 - level
     T = len(pre)
     meaning = (f"The {level:.0%} conformal interval holds every constant post-period effect that "
@@ -231,7 +242,7 @@ class SynthResult(ResultMixin):
                   "is at least the treated unit's.")]
         c = self.conformal
         if c is not None:
-            lvl = f"{c.level:.0%}"
+            lvl = f"{c.ci_level:.0%}"
             info[f"{lvl} conformal interval"] = ((round(c.ci_low, 4), round(c.ci_high, 4))
                                                  if c.valid else "none: " + c.reason)
             info["conformal p (no effect)"] = c.p_zero
@@ -261,7 +272,7 @@ class SynthResult(ResultMixin):
                          "pre_rmspe": self.pre_rmspe, "post_rmspe": self.post_rmspe,
                          "p_value": self.p_value, "placebo_rank_p": self.p_value,
                          "conformal": None if c is None else {
-                             "level": c.level, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                             "ci_level": c.ci_level, "ci_low": c.ci_low, "ci_high": c.ci_high,
                              "p_zero": c.p_zero, "n_permutations": c.n_permutations,
                              "valid": c.valid, "reason": c.reason, "meaning": c.meaning},
                          "placebo": self.placebo.to_dict(orient="records"),
@@ -436,7 +447,7 @@ class SyntheticControl:
             # the refits under each null see the data as the point estimate does: levels, or
             # deviations (demean); on demeaned data the refit demeans over all periods
             raw = wide.to_numpy(float)
-            conf = conformal_interval(raw, pre, level=self.ci_level, demean=self.demean,
+            conf = conformal_interval(raw, pre, ci_level=self.ci_level, demean=self.demean,
                                       center=att, scale=pre_r + float(np.std(gap[~pre])))
             method += "; conformal interval (Chernozhukov, Wüthrich & Zhu 2021)"
             if conf.valid:

@@ -225,7 +225,7 @@ def run(ctx: StudyContext) -> StudyOutput:
                      f"least the pilot's) = {res.p_value if res.p_value is not None else 'n/a'}.")
         if res.conformal is not None:
             c = res.conformal
-            inference += (f" {c.level:.0%} conformal interval for the average effect: "
+            inference += (f" {c.ci_level:.0%} conformal interval for the average effect: "
                           + (f"[{c.ci_low:+.1f}, {c.ci_high:+.1f}] s. {c.meaning}" if c.valid
                              else f"none ({c.reason})."))
         elif name == "bayesian_synthetic_control":

@@ -17,7 +17,7 @@ def _rows(res, metric):
 
 @pytest.fixture(scope="module")
 def ab():
-    sim = simulate_service_experiment(300, handle_effect=-0.05, reps=400, tickets=True, rng=2024)
+    sim = simulate_service_experiment(300, handle_effect=-0.05, n_reps=400, tickets=True, rng=2024)
     spec = Experiment(
         aht=RatioOfMeans("handle_s_sum", "answered"),
         aht_cuped=RatioOfMeans("handle_s_sum", "answered", covariate="pre_handle_s_sum",
@@ -64,7 +64,7 @@ def test_ticket_level_analysis_is_too_narrow(ab):
 
 @pytest.fixture(scope="module")
 def aa():
-    sim = simulate_service_experiment(200, reps=2000, rng=77)
+    sim = simulate_service_experiment(200, n_reps=2000, rng=77)
     spec = Experiment(
         contacts=Mean("contacts"),
         contacts_cuped=Mean("contacts", covariate="pre_contacts"),

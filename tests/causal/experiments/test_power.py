@@ -69,7 +69,7 @@ def test_power_is_honest_by_simulation():
     pa = PowerAnalysis(RatioOfMeans("handle_s_sum", "answered"))
     n = 400
     planned = pa.power(pilot, n, rel_mde=-0.08).power
-    sim = simulate_service_experiment(2 * n, handle_effect=-0.08, reps=300, rng=9)
+    sim = simulate_service_experiment(2 * n, handle_effect=-0.08, n_reps=300, rng=9)
     res = Experiment(aht=RatioOfMeans("handle_s_sum", "answered"), segment="rep",
                      segment_correction="none").analyze(sim.customers)
     t = res.table[res.table["segment"] != "all"]

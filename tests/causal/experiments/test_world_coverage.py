@@ -62,7 +62,7 @@ def _check(u, **kw):
 
 
 def test_vectorised_statistics_match_the_engine(units) -> None:
-    _, per = _check(units, reps=3, rng=7, details=True)
+    _, per = _check(units, n_reps=3, rng=7, details=True)
     z = np.random.default_rng(7).random((3, len(units["d"]))) < 0.5  # the documented draw
     for r in range(3):
         for design in ("A/B", "A/A"):
@@ -80,7 +80,7 @@ def test_vectorised_statistics_match_the_engine(units) -> None:
 
 @pytest.fixture(scope="module")
 def coverage(units) -> pd.DataFrame:
-    return _check(units, reps=N_REPS, rng=SEED).set_index(["design", "cuped"])
+    return _check(units, n_reps=N_REPS, rng=SEED).set_index(["design", "cuped"])
 
 
 @pytest.mark.parametrize("cuped", [False, True], ids=["plain", "cuped"])

@@ -84,7 +84,7 @@ def test_conformal_interval_covers_the_true_effect_over_replications():
     hits, widths, zero_out = [], [], []
     for g in spawn(2026, 100):
         y, pre = _coverage_panel(g)
-        c = conformal_interval(y, pre, level=0.95)
+        c = conformal_interval(y, pre, ci_level=0.95)
         hits.append(c.ci_low <= 1.0 <= c.ci_high)
         widths.append(c.ci_high - c.ci_low)
         zero_out.append(c.ci_low > 0)
@@ -95,7 +95,7 @@ def test_conformal_interval_covers_the_true_effect_over_replications():
 
 def test_conformal_interval_refused_with_too_few_periods():
     y, pre = _coverage_panel(np.random.default_rng(3))
-    c = conformal_interval(y[-15:], pre[-15:], level=0.95)  # 15 periods: smallest p = 1/15
+    c = conformal_interval(y[-15:], pre[-15:], ci_level=0.95)  # 15 periods: smallest p = 1/15
     assert not c.valid and np.isnan(c.ci_low) and np.isnan(c.ci_high) and "1/15" in c.reason
     df = factor_panel(np.random.default_rng(3), periods=16, t0=10)
     res = SyntheticControl("y", "unit", "t", "T", 10).fit(df)
