@@ -495,7 +495,7 @@ class ErlangCResult(_ResultMixin):
         sl = _at(self, service_level, definition)
         gap = self.agents / self.aht_s - self.arrivals_per_hour / 3600.0
         within = 1.0 - self.p_wait * math.exp(-gap * sl.threshold_s)
-        return sl.from_probabilities(within, 1.0, lambda x: 0.0)
+        return sl.from_probabilities(within, 1.0, lambda _t: 0.0)  # no abandonment in Erlang C
 
 
 def erlang_c(

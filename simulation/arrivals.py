@@ -167,7 +167,7 @@ class Trace:
     def expected_count(self, t0: float, t1: float) -> float:
         return float(np.sum((self.times_s >= t0) & (self.times_s < t1)))
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, rng: np.random.Generator) -> np.ndarray:  # noqa: ARG002 - arrival-process interface; a trace is fixed
         """The trace itself (no randomness)."""
         return np.array(self.times_s)
 

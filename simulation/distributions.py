@@ -118,7 +118,7 @@ class Deterministic:
     def mean(self) -> float:
         return float(self.value)
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # noqa: ARG002 - distribution interface; constant
         return np.full(n, float(self.value))
 
 
@@ -128,7 +128,7 @@ class Never:
 
     mean: float = float("inf")
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # noqa: ARG002 - distribution interface; constant
         return np.full(n, np.inf)
 
 

@@ -389,7 +389,7 @@ class ContactCentre:
             ),
         }
 
-    def run(self, rng: RNGLike = None, progress: bool = False) -> SimulationRun:
+    def run(self, rng: RNGLike = None, progress: bool = False) -> SimulationRun:  # noqa: ARG002 - progress kept for compatibility (documented)
         """Simulate once and return a :class:`~simulation.metrics.SimulationRun`.
 
         Parameters

@@ -57,7 +57,7 @@ RECORD_FIELDS = (
 )
 
 
-def diagnostics_for(records: dict[str, np.ndarray], info: dict[str, Any]) -> tuple[Diagnostic, ...]:
+def diagnostics_for(records: dict[str, np.ndarray], info: dict[str, Any]) -> tuple[Diagnostic, ...]:  # noqa: ARG001 - info: run facts, for checks that need them
     """Run-level checks: contacts still unresolved when the run ended."""
     unresolved = int(np.sum(records["status"] == WAITING))
     if unresolved:

@@ -223,7 +223,7 @@ def declared_commands(path: str | Path) -> list[tuple[str, str]] | None:
     return found or None
 
 
-def _not_loaded(args: argparse.Namespace) -> int:  # pragma: no cover - main() always loads the command run
+def _not_loaded(args: argparse.Namespace) -> int:  # noqa: ARG001  # pragma: no cover - command-handler signature; main() always loads the command run
     raise RuntimeError("command module was not loaded; call studies.cli.main()")
 
 
@@ -247,8 +247,8 @@ class _VersionAction(argparse.Action):
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
         super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,  # noqa: ARG002
+                 option_string: str | None = None) -> None:  # noqa: ARG002 - argparse.Action's call signature
         from servicelab import __version__
 
         parser.exit(message=f"servicelab {__version__}\n")

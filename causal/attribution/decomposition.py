@@ -370,8 +370,7 @@ class DecompositionResult(ResultMixin):
 
         comps = ["mix", "rate"] + (["interaction"] if spec.method == "threefold" else [])
         rows = [est("change", point["kpi"][1] - point["kpi"][0], np.array([b["kpi"][1] - b["kpi"][0] for b in boots]))]
-        for c in comps:
-            rows.append(est(c, point[c].sum(), np.array([b[c].sum() for b in boots])))
+        rows.extend(est(c, point[c].sum(), np.array([b[c].sum() for b in boots])) for c in comps)
         contrib = []
         key_dicts = keys.to_dict(orient="records")
         all_draws: dict[str, np.ndarray] = {"_point_" + c: np.asarray(point[c]) for c in comps}
@@ -393,9 +392,8 @@ class DecompositionResult(ResultMixin):
                 ld = np.array([b["launch"][:, j] for b in boots])
                 all_draws[f"launch:{name}"] = ld
                 all_draws[f"_point_launch:{name}"] = np.asarray(point["launch"][:, j])
-                for i in range(len(keys)):
-                    contrib.append({**est(f"launch:{name}", point["launch"][i, j], ld[:, i]), "segment": label[i],
-                                    **key_dicts[i]})  # fmt: skip
+                contrib.extend({**est(f"launch:{name}", point["launch"][i, j], ld[:, i]), "segment": label[i],
+                                **key_dicts[i]} for i in range(len(keys)))
                 share = (st.e[:, :, j].sum(axis=1) / st.n.sum(axis=1))
                 lrows.append({"launch": name, "tau": float(point["tau"][j]),
                               "tau_se": float(np.nanstd([b["tau"][j] for b in boots], ddof=1)),

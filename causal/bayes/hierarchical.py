@@ -336,8 +336,7 @@ class HierarchicalEffects:
         """The PyMC model for prepared cells (data in ``pm.Data`` so it can be re-used)."""
         S = prep.strata
         coords: dict[str, Any] = {"group": prep.group_levels, "stratum": np.arange(len(S))}
-        for e, lv in prep.extra_levels.items():
-            coords[e] = lv
+        coords.update(prep.extra_levels)
         c = prep.cells
         obs_rows = c if self.aggregate else prep.rows
         if prep.likelihood == "lognormal":
@@ -850,7 +849,7 @@ def _no_pooling_bernoulli(g: np.ndarray, arm: np.ndarray, y: np.ndarray, n_group
     return pd.DataFrame({"nopool": est, "nopool_se": se}), pooled
 
 
-def _outcome_means(spec: HierarchicalEffects, prep: Prepared, idata: az.InferenceData
+def _outcome_means(prep: Prepared, idata: az.InferenceData
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior draws x strata of E[Y | control] and E[Y | treated] in outcome units."""
     post = idata.posterior
@@ -866,7 +865,7 @@ def _outcome_means(spec: HierarchicalEffects, prep: Prepared, idata: az.Inferenc
 def _effects_table(spec: HierarchicalEffects, prep: Prepared, idata: az.InferenceData
                    ) -> tuple[pd.DataFrame, EffectEstimate]:
     a = (1 - spec.ci_level) / 2
-    m0, m1 = _outcome_means(spec, prep, idata)
+    m0, m1 = _outcome_means(prep, idata)
     w = prep.strata["n"].to_numpy().astype(float)
     sg = prep.strata["g"].to_numpy()
     tau = idata.posterior["tau"].values.reshape(m0.shape[0], -1)

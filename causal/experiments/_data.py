@@ -272,8 +272,8 @@ def _moments_sql(src: Source, variant, segment, requests):
         for i in range(k):
             aggs.append(f"sum({cast[i]}) FILTER (WHERE {cond}) AS s_{r}_{i}")
             names.append(f"s_{r}_{i}")
-            for j in range(i, k):
-                aggs.append(f"sum({cast[i]} * {cast[j]}) FILTER (WHERE {cond}) AS c_{r}_{i}_{j}")
+            aggs.extend(f"sum({cast[i]} * {cast[j]}) FILTER (WHERE {cond}) AS c_{r}_{i}_{j}"
+                        for j in range(i, k))
         layout.append((req.key, list(req.columns), r))
     group = "__arm" + (", __seg" if s else "")
     sql = f"SELECT {', '.join(sel)}, {', '.join(aggs)} FROM src GROUP BY {group} ORDER BY {group}"

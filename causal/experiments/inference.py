@@ -72,8 +72,16 @@ class TwoSampleResult(ResultMixin):
                            "or too few units; check the metric and the arm sizes", self.se),)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dictionary for JSON (NaN and infinities become None)."""
-        return jsonable({f: getattr(self, f) for f in self.__dataclass_fields__})
+        """The fields as a dictionary (NaN kept: ``Metric.compare`` builds table rows from it).
+
+        ``jsonable(result.to_dict())`` is JSON-safe; once the experiment metrics read
+        :meth:`to_row` this returns JSON-safe values itself.
+        """
+        return self.to_row()
+
+    def to_row(self) -> dict[str, Any]:
+        """The fields as one flat table row (NaN kept)."""
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     def summary(self) -> Summary:
         """Absolute and relative effect with their intervals.

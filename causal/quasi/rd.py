@@ -349,7 +349,7 @@ class RegressionDiscontinuity:
         if (out.bws.iloc[0] > 0.5 * (data[self.running].max() - data[self.running].min())).any():
             diags.append(Diagnostic("bandwidth", "warning", "the bandwidth spans more than half the "
                                     "range of the running variable: the estimate is not local"))
-        bins, fits = self._plot_data(data, h, out)
+        bins, fits = self._plot_data(data, h)
         return RDResult(rob, conv, bc, self, h, b, n_l, n_r, len(data), balance, density, first,
                         bins, fits, tuple(notes), tuple(diags))
 
@@ -376,7 +376,7 @@ class RegressionDiscontinuity:
                 "h_left": float(d.h["left"]), "h_right": float(d.h["right"]),
                 "density_left": float(d.hat["left"]), "density_right": float(d.hat["right"])}
 
-    def _plot_data(self, data: pd.DataFrame, h, out) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _plot_data(self, data: pd.DataFrame, h) -> tuple[pd.DataFrame, pd.DataFrame]:
         x = data[self.running].to_numpy(float)
         y = data[self.outcome].to_numpy(float)
         c = self.cutoff

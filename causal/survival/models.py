@@ -35,8 +35,7 @@ def _design(data: pd.DataFrame, duration: str, event: str, covariates: Sequence[
             parts.append(s.astype(float).rename(c).to_frame())
         else:
             parts.append(pd.get_dummies(s, prefix=c, drop_first=True, dtype=float))
-    for c in extra:
-        parts.append(data[[c]])
+    parts.extend(data[[c]] for c in extra)
     frame = pd.concat(parts, axis=1)
     terms = [c for c in frame.columns if c not in (duration, event, *extra)]
     const = [c for c in terms if frame[c].nunique() < 2]

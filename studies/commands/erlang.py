@@ -168,9 +168,7 @@ def _table(result: dict[str, Any], sl: ServiceLevel) -> str:
         if any(c.strip() != "-" for c in cells):
             lines.append(f"{label:<26}" + "".join(cells))
     lines.append(f"service level = {sl.describe()}")
-    for m in models:
-        if "error" in result[m]:
-            lines.append(f"{m}: {result[m]['error']}")
+    lines.extend(f"{m}: {result[m]['error']}" for m in models if "error" in result[m])
     return "\n".join(lines)
 
 

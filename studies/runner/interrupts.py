@@ -82,7 +82,7 @@ class InterruptGuard:
             pending, self._pending = self._pending, None
             signal.raise_signal(pending)
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal-handler signature
         name = signal.Signals(signum).name
         if self.seen is None:
             self.seen = name

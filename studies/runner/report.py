@@ -254,10 +254,9 @@ def _data_section(manifest: Mapping[str, Any]) -> list[str]:
         return []
     params = manifest.get("params", {})
     lines = ["## Data", ""]
-    for q in quality:
-        lines.append(f"- **{q['table']}**: {q['rows_table']:,} rows, {q['rows_scope']:,} in "
-                     f"{q['scope']}; **{q['rows_dropped']:,} dropped** for NULL or non-finite "
-                     "required values.")
+    lines.extend(f"- **{q['table']}**: {q['rows_table']:,} rows, {q['rows_scope']:,} in "
+                 f"{q['scope']}; **{q['rows_dropped']:,} dropped** for NULL or non-finite "
+                 "required values." for q in quality)
     rule = (f"Rule: a column may have at most a share max_missing = "
             f"{format_number(float(params.get('max_missing', 0.0)))} of NULL or non-finite values "
             "where the analysis needs one, else the run fails"

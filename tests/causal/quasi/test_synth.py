@@ -27,11 +27,10 @@ def factor_panel(rng: np.random.Generator, n_donors: int = 19, periods: int = 40
     if outside:
         treated = lam.max(axis=0) * 2.0
     rows = []
-    for j in range(n_donors):
-        for s in range(periods):
-            rows.append((f"d{j:02d}", s, f[s] @ lam[j] + rng.normal(0, 0.03)))
-    for s in range(periods):
-        rows.append(("T", s, f[s] @ treated + rng.normal(0, 0.03) + (effect if s >= t0 else 0)))
+    rows.extend((f"d{j:02d}", s, f[s] @ lam[j] + rng.normal(0, 0.03))
+                for j in range(n_donors) for s in range(periods))
+    rows.extend(("T", s, f[s] @ treated + rng.normal(0, 0.03) + (effect if s >= t0 else 0))
+                for s in range(periods))
     return pd.DataFrame(rows, columns=["unit", "t", "y"])
 
 
