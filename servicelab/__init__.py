@@ -9,7 +9,8 @@ The analysis packages live beside this one:
   and the ``servicelab`` command line.
 
 This package only holds what all of them share: the exception hierarchy,
-the result/summary/diagnostic types and the random-number helpers.
+the result/summary/diagnostic types, the random-number helpers and the
+service-level definition (:class:`ServiceLevel`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from servicelab.results import (
     markdown_table,
     worst_status,
 )
+from servicelab.service_level import ServiceLevel
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,7 @@ __all__ = [
     "Result",
     "ResultMixin",
     "RunError",
+    "ServiceLevel",
     "ServicelabError",
     "Summary",
     "UnstableQueueError",

@@ -32,9 +32,19 @@ from causal.experiments.inference import (
     two_sample_test,
     welch_anova,
 )
-from causal.experiments.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, RatioOfMeans
+from causal.experiments.metrics import (
+    MannWhitney,
+    Mean,
+    Metric,
+    Proportion,
+    Quantile,
+    RatioOfMeans,
+    ServiceLevelMetric,
+    direction_label,
+)
 from causal.experiments.nonparametric import bootstrap_ci, mann_whitney
 from causal.experiments.power import MetricVariance, PowerAnalysis, PowerResult
+from causal.experiments.quantile import RowData, cluster_bootstrap_quantile, quantile_arm
 from causal.experiments.rerandomize import rerandomization_check
 from causal.experiments.sequential import (
     GroupSequentialDesign,
@@ -63,8 +73,10 @@ __all__ = [
     "Proportion",
     "Quantile",
     "RatioOfMeans",
+    "RowData",
     "SRMResult",
     "SequentialBoundaries",
+    "ServiceLevelMetric",
     "SimulatedExperiment",
     "StopDecision",
     "SwitchbackDesign",
@@ -74,11 +86,14 @@ __all__ = [
     "always_valid",
     "bayes_normal_lift",
     "bootstrap_ci",
+    "cluster_bootstrap_quantile",
     "cluster_robust_ols",
     "cluster_sums_inference",
+    "direction_label",
     "mann_whitney",
     "mean_var_from_sums",
     "msprt_statistic",
+    "quantile_arm",
     "rerandomization_check",
     "simulate_service_experiment",
     "srm_test",

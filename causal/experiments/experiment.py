@@ -5,7 +5,7 @@ Declare, then analyse::
     exp = Experiment(
         aht=RatioOfMeans("handle_s_sum", "answered", covariate="pre_handle_s",
                          higher_is_better=False),
-        csat=RatioOfMeans("csat_sum", "csat_n", margin=0.02),
+        csat=RatioOfMeans("csat_sum", "csat_n", higher_is_better=True, margin=0.02),
         variant="variant", control="control", guardrails=("csat",), segment="tier",
     )
     result = exp.analyze(frame)            # pandas
@@ -32,7 +32,16 @@ from causal.experiments.inference import (
     srm_test,
     welch_anova,
 )
-from causal.experiments.metrics import Metric, Proportion, RatioOfMeans
+from causal.experiments.metrics import (
+    MannWhitney,
+    Metric,
+    Proportion,
+    Quantile,
+    RatioOfMeans,
+    direction_label,
+)
+from causal.experiments.quantile import RowData
+from causal.experiments.sequential import always_valid
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
@@ -82,6 +91,19 @@ class Experiment:
         p-value below which the SRM check fails (default 0.001).
     name, unit : str
         Experiment name and randomisation unit (named in the results).
+    cluster : str, optional
+        Column identifying the randomisation unit when the data hold several rows per unit (one
+        row per contact, ``cluster="customer_id"``). The SRM check then counts units; ``Mean``,
+        ``Proportion`` and ``RatioOfMeans`` of row columns are analysed as ratios of unit-level
+        sums (delta method); ``Quantile`` and ``ServiceLevelMetric`` intervals are clustered by
+        unit. Covariates and balance columns are unit-level (their unit mean is used). The arm
+        (and segment) must be constant within a unit. Rows are aggregated in pandas (warehouse
+        inputs fetch only the needed columns).
+    msprt_tau : float or mapping of metric -> float, optional
+        Mixing standard deviation (in effect units) of the always-valid mSPRT intervals the
+        result carries for every metric with a standard error (columns ``av_ci_low``,
+        ``av_ci_high``, ``av_pvalue``). Default: 5% of the control mean of each metric (a
+        relative effect of about 5% is where the mixture is tuned to detect fastest).
 
     Examples
     --------
@@ -113,6 +135,8 @@ class Experiment:
         srm_threshold: float = 0.001,
         name: str = "experiment",
         unit: str = "customer",
+        cluster: str | None = None,
+        msprt_tau: float | Mapping[str, float] | None = None,
         **named_metrics: Metric,
     ) -> None:
         self.metrics = dict(metrics or {}) | dict(named_metrics)
@@ -130,6 +154,8 @@ class Experiment:
         self.srm_threshold = srm_threshold
         self.name = name
         self.unit = unit
+        self.cluster = cluster
+        self.msprt_tau = msprt_tau
 
     def __repr__(self) -> str:
         ms = ", ".join(f"{k}={v!r}" for k, v in self.metrics.items())
@@ -151,6 +177,20 @@ class Experiment:
             raise DesignError(f"ci_level must be in (0, 1), got {self.ci_level}")
         if self.arms is not None and self.control not in self.arms:
             raise DesignError(f"control {self.control!r} is not among arms {list(self.arms)}")
+        undirected = [g for g in self.guardrails
+                      if getattr(self.metrics[g], "higher_is_better", None) is None]
+        if undirected:
+            raise DesignError(
+                f"guardrail(s) {undirected} have no declared direction, so harm is undefined; "
+                "pass higher_is_better=True or False to the metric"
+            )
+        if self.cluster is not None:
+            ranks = [k for k, m in self.metrics.items() if isinstance(m, MannWhitney)]
+            if ranks:
+                raise DesignError(
+                    f"metric(s) {ranks}: a rank test of rows ignores cluster={self.cluster!r}; "
+                    "aggregate to units first (one row per unit) or use Quantile / Mean"
+                )
 
     def _arms(self, counts: pd.DataFrame) -> list[Hashable]:
         labels = counts[self.variant]
@@ -197,16 +237,23 @@ class Experiment:
         self._validate_spec()
         src = Source(data)
         seg = self.segment
-        src.require([self.variant] + ([seg] if seg else []), "variant/segment")
+        src.require([self.variant] + ([seg] if seg else []) + (
+            [self.cluster] if self.cluster else []), "variant/segment/cluster")
         for key, m in self.metrics.items():
-            src.require(m.all_columns(), f"metric {key!r}")
+            src.require(m.source_columns(), f"metric {key!r}")
         src.require(self.balance, "balance columns")
         gen = resolve_rng(rng)
         # infinite values are not missing data (no nan_policy applies): they would turn every
         # sum into inf and every effect into NaN, so they are an error naming column and count
         value_cols = list(dict.fromkeys(
-            [c for m in self.metrics.values() for c in m.all_columns()] + list(self.balance)))
+            [c for m in self.metrics.values()
+             for c in getattr(m, "finite_columns", m.source_columns)()] + list(self.balance)))
         invalid = {c.column: c for c in src.invalid_counts(value_cols)}
+        metrics = self.metrics
+        rows_frame: pd.DataFrame | None = None
+        n_rows = None
+        if self.cluster is not None or any(m.derived for m in metrics.values()):
+            src, metrics, rows_frame, n_rows = self._units_from_rows(src)
         infinite = [c for c in invalid.values() if c.inf]
         if infinite:
             raise DataError(
@@ -231,23 +278,25 @@ class Experiment:
 
         # sufficient statistics
         reqs: list[MomentRequest] = []
-        for key, m in self.metrics.items():
+        for key, m in metrics.items():
             if not m.raw:
                 reqs += m.requests(key)
         bal_cols = list(
             dict.fromkeys(
-                [c for m in self.metrics.values() for c in _covariates(m)] + list(self.balance)
+                [c for m in metrics.values() for c in _covariates(m)] + list(self.balance)
             )
         )
         reqs += [MomentRequest(f"__bal__{c}", (c,)) for c in bal_cols]
         moments = src.moments(self.variant, seg, reqs) if reqs else {}
-        raw_cols = [c for m in self.metrics.values() if m.raw for c in m.raw_columns()]
+        raw_cols = [c for m in metrics.values() if m.raw for c in m.raw_columns()]
         raw = (
-            src.fetch([self.variant] + ([seg] if seg else []) + raw_cols) if raw_cols else None
+            (rows_frame if rows_frame is not None else src.fetch(
+                [self.variant] + ([seg] if seg else []) + raw_cols))
+            if raw_cols else None
         )
 
         # NaN policy
-        for key, m in self.metrics.items():
+        for key, m in metrics.items():
             miss = (
                 _raw_missing(raw, m)
                 if m.raw
@@ -305,7 +354,7 @@ class Experiment:
 
         rows: list[dict[str, Any]] = []
         omnibus: list[dict[str, Any]] = []
-        for key, m in self.metrics.items():
+        for key, m in metrics.items():
             role = "guardrail" if key in self.guardrails else "primary"
             for s in segments:
                 try:
@@ -331,8 +380,9 @@ class Experiment:
                 rows += new
         table = pd.DataFrame(rows)
         table = self._adjust(table)
+        table = self._always_valid(table, metrics)
         diags += self._guardrail_diagnostics(table)
-        diags += _relative_diagnostics(table, self.metrics)
+        diags += _relative_diagnostics(table, metrics)
         balance = _balance(moments, bal_cols, arms)
         diags += _balance_diagnostics(balance)
 
@@ -353,9 +403,17 @@ class Experiment:
             "correction": f"{self.correction} over metrics x arms; {self.segment_correction} "
                           "over segments",
             "backend": "duckdb (SQL sufficient statistics)" if src.is_sql else "pandas",
+            "direction": "; ".join(f"{k}: {m.direction}" for k, m in metrics.items()),
+            "always-valid intervals": (
+                "mSPRT normal mixture (Johari et al. 2017), tau = "
+                + ("5% of the control mean" if self.msprt_tau is None else
+                   f"{self.msprt_tau}")
+                + "; valid under continuous monitoring"),
         }
-        directions = {k: bool(getattr(m, "higher_is_better", True))
-                      for k, m in self.metrics.items()}
+        if self.cluster is not None:
+            info["cluster"] = (f"{n_rows:,} rows aggregated to {int(sum(arm_n)):,} units "
+                               f"({self.cluster!r}); intervals clustered by unit")
+        directions = {k: getattr(m, "higher_is_better", None) for k, m in metrics.items()}
         return ExperimentResult(
             name=self.name,
             table=table,
@@ -393,6 +451,19 @@ class Experiment:
     def _raw_rows(self, key, m, raw: pd.DataFrame, arms, s, gen) -> list[dict]:
         col = m.raw_columns()[0]
         frame = raw if s == ALL else raw[raw[self.segment] == s]
+        if isinstance(m, Quantile):
+            frame = frame.dropna(subset=list(m.raw_columns()))
+            by = {a: frame[frame[self.variant] == a] for a in arms}
+            data = {a: RowData.from_arrays(
+                f[col], f[self.cluster] if self.cluster else None,
+                f[m.covariate] if m.covariate else None) for a, f in by.items()}
+            out = []
+            for t in arms[1:]:
+                row = m.compare_units(data[arms[0]], data[t], [data[a] for a in arms],
+                                      ci_level=self.ci_level, rng=gen)
+                row["arm"] = t
+                out.append(row)
+            return out
         vals = {a: frame.loc[frame[self.variant] == a, col].to_numpy(dtype=float) for a in arms}
         vals = {a: v[~np.isnan(v)] for a, v in vals.items()}
         out = []
@@ -401,6 +472,90 @@ class Experiment:
             row["arm"] = t
             out.append(row)
         return out
+
+    def _units_from_rows(self, src: Source):
+        """Row-level data (contacts) -> one row per unit, and the metrics rewritten for it.
+
+        Returns the unit-level source, the metrics to analyse on it, the row frame (for raw
+        metrics such as quantiles) and the number of rows.
+        """
+        seg, cl = self.segment, self.cluster
+        keys = [self.variant] + ([seg] if seg else []) + ([cl] if cl else [])
+        cols = list(dict.fromkeys(
+            keys + [c for m in self.metrics.values() for c in m.source_columns()]
+            + list(self.balance)))
+        rows = src.fetch(cols).copy()
+        for m in self.metrics.values():
+            if m.derived:
+                rows = rows.assign(**m.derive(rows))
+        if cl is None:
+            metrics = dict(self.metrics)
+            return Source(rows), metrics, rows, len(rows)
+        if rows[cl].isna().any():
+            raise DataError(f"{int(rows[cl].isna().sum())} rows have a missing {cl!r}; every row "
+                            "needs its randomisation unit")
+        g = rows.groupby(cl, sort=False)
+        for col in [self.variant] + ([seg] if seg else []):
+            mixed = g[col].nunique(dropna=False) > 1
+            if mixed.any():
+                bad = mixed[mixed].index[:5].tolist()
+                raise DesignError(
+                    f"{col!r} is not constant within units {bad} of {cl!r}: with cluster= the "
+                    "arm (and segment) belong to the randomisation unit"
+                )
+        sums, means = [], list(self.balance)
+        metrics: dict[str, Metric] = {}
+        for key, m in self.metrics.items():
+            if isinstance(m, RatioOfMeans):
+                sums += [m.numerator] + ([m.denominator] if m.denominator else [])
+                means += [c for c in (m.covariate, m.covariate_denominator) if c]
+                if m.denominator is None:  # Mean / Proportion of rows: a ratio of unit sums
+                    m = RatioOfMeans(
+                        m.numerator, "__rows", covariate=m.covariate,
+                        covariate_denominator=m.covariate_denominator, use_t=m.use_t,
+                        relative=m.relative, alternative=m.alternative,
+                        higher_is_better=m.higher_is_better, margin=m.margin,
+                        relative_margin=m.relative_margin,
+                    )
+            metrics[key] = m
+        sums, means = list(dict.fromkeys(sums)), list(dict.fromkeys(means))
+        clash = sorted(set(sums) & set(means))
+        if clash:
+            raise DesignError(f"column(s) {clash} are both a metric column (summed per unit) and "
+                              "a covariate/balance column (a unit-level value); use separate "
+                              "columns")
+        first = g[[self.variant] + ([seg] if seg else [])].first()
+        parts = [first, g.size().rename("__rows")]
+        if sums:
+            tot = g[sums].sum()
+            tot[g[sums].apply(lambda f: f.isna().any())] = np.nan  # a NaN row -> a NaN unit
+            parts.append(tot)
+        if means:
+            parts.append(g[means].mean())
+        units = pd.concat(parts, axis=1).reset_index()
+        return Source(units), metrics, rows, len(rows)
+
+    def _always_valid(self, table: pd.DataFrame, metrics: Mapping[str, Metric]) -> pd.DataFrame:
+        """Always-valid (mSPRT) p-values and confidence sequences for every metric with an SE."""
+        table = table.copy()
+        for c in ("msprt_tau", "av_pvalue", "av_ci_low", "av_ci_high"):
+            table[c] = np.nan
+        alpha = 1 - self.ci_level
+        for i, r in table.iterrows():
+            m = metrics[r["metric"]]
+            if not m.always_valid or not (r["se"] > 0):
+                continue
+            tau = (self.msprt_tau.get(r["metric"]) if isinstance(self.msprt_tau, Mapping)
+                   else self.msprt_tau)
+            if tau is None:
+                tau = 0.05 * abs(float(r["mean_control"]))
+            if not tau > 0:
+                continue
+            p, lo, hi = always_valid(float(r["effect"]), float(r["se"]), alpha=alpha,
+                                     tau=float(tau))
+            table.loc[i, ["msprt_tau", "av_pvalue", "av_ci_low", "av_ci_high"]] = (
+                float(tau), float(p), float(lo), float(hi))
+        return table
 
     def _adjust(self, table: pd.DataFrame) -> pd.DataFrame:
         table = table.copy()
@@ -534,7 +689,12 @@ def _relative_diagnostics(table: pd.DataFrame, metrics: Mapping[str, Metric]) ->
 
 def _noninferiority(row: dict, m: Metric, ci_level: float) -> None:
     margin = getattr(m, "margin", None)
-    hib = getattr(m, "higher_is_better", True)
+    hib = getattr(m, "higher_is_better", None)
+    if hib is None:  # guardrails and margins require a direction (checked in the spec)
+        row.update(ni_margin_abs=math.nan, ni_pvalue=math.nan, noninferior=None,
+                   guardrail_status="n/a",
+                   guardrail_message="direction not declared: harm is not assessed")
+        return
     eff, se = row.get("effect", math.nan), row.get("se", math.nan)
     df = row.get("df", math.inf)
     alpha1 = (1 - ci_level) / 2
@@ -664,7 +824,7 @@ class ExperimentResult:
     omnibus: pd.DataFrame
     diagnostics: tuple[Diagnostic, ...]
     info: dict[str, Any] = field(default_factory=dict)
-    directions: dict[str, bool] = field(default_factory=dict)
+    directions: dict[str, bool | None] = field(default_factory=dict)
     ci_level: float = 0.95
     arms: tuple = ()
     treatments: tuple = ()
@@ -722,9 +882,13 @@ class ExperimentResult:
                         f"(the per-arm {eff} is not read on its own).")
             eff = f"{text}; {eff}"
         guards = [d for d in self.diagnostics if d.name.startswith("guardrail:") and d.loud]
-        good = (r["effect"] > 0) == hib
         if not r["significant"]:
             return f"INCONCLUSIVE: {eff}; the interval includes no effect."
+        if hib is None:
+            return (f"NO DECISION: {eff} is significant, but the direction of {primary!r} is not "
+                    "declared; pass higher_is_better=True or False to the metric (or to "
+                    "decision()) to read it as an improvement or a harm.")
+        good = (r["effect"] > 0) == hib
         if not good:
             return f"DO NOT SHIP: {eff} is a significant change in the wrong direction."
         if guards:
@@ -751,12 +915,12 @@ class ExperimentResult:
             return text, False
         return f"omnibus {o['test']} across the {len(self.arms)} arms p = {o['pvalue']:.3g}", True
 
-    def _direction(self, metric: str) -> bool:
-        return self.directions.get(metric, True)
+    def _direction(self, metric: str) -> bool | None:
+        return self.directions.get(metric)
 
     def direction_label(self, metric: str) -> str:
-        """``"higher is better"`` or ``"lower is better"`` for ``metric``."""
-        return "higher is better" if self._direction(metric) else "lower is better"
+        """``"higher is better"``, ``"lower is better"`` or ``"direction not declared"``."""
+        return direction_label(self._direction(metric))
 
     def decision_record(self, primary: str, arm: Hashable | None = None,
                         higher_is_better: bool | None = None) -> dict[str, Any]:
@@ -783,7 +947,7 @@ class ExperimentResult:
         hib = self._direction(primary) if higher_is_better is None else higher_is_better
         return jsonable({
             "verdict": verdict, "text": text, "metric": primary, "arm": r["arm"],
-            "direction": "higher is better" if hib else "lower is better",
+            "direction": direction_label(hib),
             "effect": r["effect"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
             "ci_level": self.ci_level, "rel_effect": r["rel_effect"],
             "pvalue_adj": r["pvalue_adj"], "significant": bool(r["significant"]),
@@ -793,12 +957,15 @@ class ExperimentResult:
         """A :class:`servicelab.Summary` (str, HTML, to_frame, to_markdown)."""
         cols = ["metric", "arm", "segment", "role", "mean_control", "mean_treatment", "effect",
                 "ci_low", "ci_high", "rel_effect", "rel_ci_low", "rel_ci_high", "pvalue",
-                "pvalue_adj", "variance_reduction", "guardrail_status"]
+                "pvalue_adj", "av_ci_low", "av_ci_high", "variance_reduction",
+                "guardrail_status"]
         tab = self.table[[c for c in cols if c in self.table.columns]].copy()
         tab.insert(1, "direction", tab["metric"].map(self.direction_label))
         notes = [
             "effect = treatment - control; rel_effect = treatment / control - 1.",
             "variance_reduction = 1 - Var(CUPED estimate) / Var(unadjusted estimate).",
+            "av_ci_low/av_ci_high: always-valid (mSPRT) confidence sequence, valid at any look.",
+            "direction: " + "; ".join(f"{k} {self.direction_label(k)}" for k in self.directions),
         ]
         if not self.omnibus.empty:
             notes.append(

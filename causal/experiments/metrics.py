@@ -2,7 +2,10 @@
 
 ``Mean``, ``Proportion`` and ``RatioOfMeans`` are analysed from sufficient statistics (the same
 numbers whether they come from pandas or from SQL in DuckDB); ``Quantile`` and ``MannWhitney``
-need the raw column and fetch only that column.
+need the raw column and fetch only that column; ``ServiceLevelMetric`` derives per-contact
+indicators from the one :class:`~servicelab.service_level.ServiceLevel` definition and is then a
+ratio metric. Every metric carries its direction (``higher_is_better``: ``True``, ``False`` or
+``None`` for not declared), and every summary shows it.
 
 Every metric reports the absolute effect (treatment minus control) and the relative effect
 (treatment / control - 1) with intervals, plus the CUPED variance reduction when a covariate
@@ -16,23 +19,75 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from causal.experiments._data import MomentRequest, Moments
 from causal.experiments.inference import Alternative, RelativeMethod, two_sample_test
 from causal.experiments.nonparametric import bootstrap_ci
+from causal.experiments.quantile import (
+    ArmQuantile,
+    RowData,
+    cluster_bootstrap_quantile,
+    quantile_arm,
+)
 from servicelab.errors import DataError, DesignError
-from servicelab.random import RNGLike
+from servicelab.random import RNGLike, resolve_rng
+from servicelab.service_level import ServiceLevel
 
-__all__ = ["MannWhitney", "Mean", "Metric", "Proportion", "Quantile", "RatioOfMeans"]
+__all__ = [
+    "MannWhitney",
+    "Mean",
+    "Metric",
+    "Proportion",
+    "Quantile",
+    "RatioOfMeans",
+    "ServiceLevelMetric",
+    "direction_label",
+]
+
+
+def direction_label(higher_is_better: bool | None) -> str:
+    """``"higher is better"``, ``"lower is better"`` or ``"direction not declared"``.
+
+    Examples
+    --------
+    >>> direction_label(False)
+    'lower is better'
+    """
+    if higher_is_better is None:
+        return "direction not declared"
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+def _check_direction(m: Metric) -> None:
+    hib = getattr(m, "higher_is_better", None)
+    if hib is not None and not isinstance(hib, bool | np.bool_):
+        raise DesignError(
+            f"higher_is_better must be True, False or None (not declared), got {hib!r}"
+        )
+    if getattr(m, "margin", None) is not None and hib is None:
+        raise DesignError(
+            f"{type(m).__name__}: a non-inferiority margin needs the metric's direction; pass "
+            "higher_is_better=True (a drop is harm) or higher_is_better=False (a rise is harm)"
+        )
 
 
 @dataclass(frozen=True)
 class Metric:
-    """Base class of the metric specs (parameters only; no work at construction)."""
+    """Base class of the metric specs (parameters only; no work at construction).
+
+    Class attributes say how :class:`~causal.experiments.Experiment` treats a metric: ``raw``
+    (needs the raw column, not sufficient statistics), ``always_valid`` (its effect is
+    asymptotically normal with a standard error, so the result carries mSPRT always-valid
+    intervals) and ``derived`` (computed from per-row columns before aggregation, e.g.
+    :class:`ServiceLevelMetric`).
+    """
 
     raw: ClassVar[bool] = False
     kind: ClassVar[str] = "metric"
+    always_valid: ClassVar[bool] = True
+    derived: ClassVar[bool] = False
 
     def requests(self, key: str) -> list[MomentRequest]:
         """Sufficient statistics this metric needs (raw-column metrics need none)."""
@@ -47,6 +102,16 @@ class Metric:
         reqs = self.requests("_") if not self.raw else []
         cols = [c for r in reqs for c in r.columns] + list(self.raw_columns())
         return tuple(dict.fromkeys(cols))
+
+    def source_columns(self) -> tuple[str, ...]:
+        """Columns the input data must have (differs from :meth:`all_columns` for derived
+        metrics, whose statistics are computed from other columns)."""
+        return self.all_columns()
+
+    @property
+    def direction(self) -> str:
+        """The declared direction in words (see :func:`direction_label`)."""
+        return direction_label(getattr(self, "higher_is_better", None))
 
 
 @dataclass(frozen=True)
@@ -69,8 +134,11 @@ class RatioOfMeans(Metric):
     relative : {"log", "delta", "fieller"}
         Method for the relative-effect interval.
     alternative : {"two-sided", "greater", "less"}
-    higher_is_better : bool
-        Direction used by guardrails and non-inferiority.
+    higher_is_better : bool, optional
+        The metric's direction: ``True`` (more is better), ``False`` (less is better, e.g. handle
+        time or wait) or ``None`` (not declared; the default). Every summary shows it; a
+        significant effect of an undeclared metric gets no ship verdict, and guardrails and
+        non-inferiority margins require it.
     margin : float, optional
         Non-inferiority margin (a tolerated change in the bad direction, > 0).
     relative_margin : bool
@@ -90,7 +158,7 @@ class RatioOfMeans(Metric):
     use_t: bool = True
     relative: RelativeMethod = "log"
     alternative: Alternative = "two-sided"
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None
     margin: float | None = None
     relative_margin: bool = True
     kind: ClassVar[str] = "ratio"
@@ -98,6 +166,7 @@ class RatioOfMeans(Metric):
     def __post_init__(self) -> None:
         if self.margin is not None and self.margin <= 0:
             raise DesignError(f"margin must be positive (a tolerated harm), got {self.margin}")
+        _check_direction(self)
         if self.covariate is None and self.covariate_denominator is not None:
             raise DesignError("covariate_denominator given without covariate")
         if self.relative not in ("log", "delta", "fieller"):
@@ -216,7 +285,7 @@ class Mean(RatioOfMeans):
         use_t: bool = True,
         relative: RelativeMethod = "log",
         alternative: Alternative = "two-sided",
-        higher_is_better: bool = True,
+        higher_is_better: bool | None = None,
         margin: float | None = None,
         relative_margin: bool = True,
     ) -> None:
@@ -250,7 +319,7 @@ class Proportion(RatioOfMeans):
         *,
         relative: RelativeMethod = "log",
         alternative: Alternative = "two-sided",
-        higher_is_better: bool = True,
+        higher_is_better: bool | None = None,
         margin: float | None = None,
         relative_margin: bool = True,
     ) -> None:
@@ -279,19 +348,49 @@ class Proportion(RatioOfMeans):
 
 @dataclass(frozen=True)
 class Quantile(Metric):
-    """Difference in a quantile (e.g. p90 wait) with a bootstrap interval (BCa by default).
+    """Difference in a quantile (p50 / p90 / p99 wait), with the interval at the randomisation unit.
+
+    With ``Experiment(cluster="customer_id")`` the data hold one row per contact and the interval
+    is clustered by customer; without it every row is its own unit.
+
+    Parameters
+    ----------
+    column : str
+        Row-level outcome, e.g. ``"wait_s"``.
+    q : float
+        Quantile level in (0, 1).
+    covariate : str, optional
+        Unit-level pre-period covariate for CUPED (``method="woodruff"`` only): the linearised
+        unit statistic of the quantile is adjusted by θ (pooled over arms), as for a ratio
+        metric.
+    method : {"woodruff", "cluster_bootstrap", "bca", "percentile"}
+        ``"woodruff"`` (default): delta method through the estimating equation of the quantile,
+        clustered at the unit, density from Woodruff's interval (no resampling; see
+        :mod:`causal.experiments.quantile`). ``"cluster_bootstrap"``: resample whole units within
+        each arm, normal interval from the bootstrap SE. ``"bca"`` / ``"percentile"``: row
+        bootstrap, only when every row is its own unit.
+    n_resamples : int
+        Bootstrap replicates (bootstrap methods).
+    min_units : int
+        Fewest units per arm (and segment) the interval is computed for (default 20); fewer raise
+        :class:`~servicelab.errors.DataError`. The arm must also have at least 10 rows beyond
+        the quantile (the tail that defines a p99).
+    higher_is_better : bool, optional
+        Direction (``False`` for waits); see :class:`RatioOfMeans`.
 
     Examples
     --------
-    >>> Quantile("wait_s", 0.9).raw_columns()
+    >>> Quantile("wait_s", 0.9, higher_is_better=False).raw_columns()
     ('wait_s',)
     """
 
     column: str
     q: float = 0.5
+    covariate: str | None = None
+    method: Literal["woodruff", "cluster_bootstrap", "bca", "percentile"] = "woodruff"
     n_resamples: int = 2000
-    method: Literal["bca", "percentile"] = "bca"
-    higher_is_better: bool = True
+    min_units: int = 20
+    higher_is_better: bool | None = None
     margin: float | None = None
     relative_margin: bool = True
     raw: ClassVar[bool] = True
@@ -300,21 +399,126 @@ class Quantile(Metric):
     def __post_init__(self) -> None:
         if not 0 < self.q < 1:
             raise DesignError(f"Quantile q must be in (0, 1), got {self.q}")
-        if self.n_resamples < 100:
+        if self.method not in ("woodruff", "cluster_bootstrap", "bca", "percentile"):
+            raise DesignError(
+                "Quantile method must be 'woodruff', 'cluster_bootstrap', 'bca' or 'percentile', "
+                f"got {self.method!r}"
+            )
+        if self.method != "woodruff" and self.n_resamples < 100:
             raise DesignError(f"n_resamples must be >= 100, got {self.n_resamples}")
+        if self.min_units < 2:
+            raise DesignError(f"min_units must be >= 2, got {self.min_units}")
+        if self.covariate is not None and self.method != "woodruff":
+            raise DesignError(
+                f"CUPED (covariate={self.covariate!r}) needs method='woodruff'; the bootstrap "
+                "methods do not adjust"
+            )
+        if self.margin is not None and self.margin <= 0:
+            raise DesignError(f"margin must be positive (a tolerated harm), got {self.margin}")
+        _check_direction(self)
+
+    @property
+    def always_valid(self) -> bool:  # type: ignore[override]
+        return self.method in ("woodruff", "cluster_bootstrap")
+
+    @property
+    def has_covariate(self) -> bool:
+        return self.covariate is not None
 
     def raw_columns(self) -> tuple[str, ...]:
-        return (self.column,)
+        return (self.column,) + ((self.covariate,) if self.covariate else ())
 
     def requests(self, key: str) -> list[MomentRequest]:
         return []
 
-    def compare_raw(
-        self, control: np.ndarray, treatment: np.ndarray, *, ci_level: float, rng: RNGLike
+    def _label(self) -> str:
+        return f"Quantile({self.column!r}, q={self.q:g})"
+
+    def _check_arm(self, name: str, rows: RowData) -> None:
+        n_units, n_rows = rows.n_units, rows.values.size
+        if n_units < self.min_units:
+            raise DataError(
+                f"{self._label()}: arm {name!r} has {n_units} units, fewer than "
+                f"min_units={self.min_units}; the interval of a quantile needs more randomised "
+                "units: run longer, pool segments, or lower min_units knowingly"
+            )
+        tail = n_rows * min(self.q, 1 - self.q)
+        if tail < 10:
+            raise DataError(
+                f"{self._label()}: arm {name!r} has {n_rows} rows, so only {tail:.1f} lie beyond "
+                f"the p{self.q * 100:g}; at least 10 are needed to estimate it. Use a lower "
+                "quantile or more data"
+            )
+
+    def compare_units(
+        self, control: RowData, treatment: RowData, arms: list[RowData], *, ci_level: float,
+        rng: RNGLike,
     ) -> dict[str, Any]:
-        for name, arr in (("control", control), ("treatment", treatment)):
-            if arr.size < 2:
-                raise DataError(f"Quantile({self.column!r}): {name} has {arr.size} values")
+        """Compare one treatment arm with control (``arms``: all arms, for the pooled θ)."""
+        self._check_arm("control", control)
+        self._check_arm("treatment", treatment)
+        clustered = max(control.values.size - control.n_units,
+                        treatment.values.size - treatment.n_units) > 0
+        if self.method in ("bca", "percentile"):
+            if clustered:
+                raise DesignError(
+                    f"{self._label()}: method={self.method!r} resamples rows, but units have "
+                    "several rows (Experiment(cluster=...)); use method='woodruff' or "
+                    "'cluster_bootstrap'"
+                )
+            return self._row_bootstrap(control.values, treatment.values, ci_level, rng)
+        ac, at = quantile_arm(control, self.q), quantile_arm(treatment, self.q)
+        z = stats.norm.ppf((1 + ci_level) / 2)
+        theta, vr, se0 = 0.0, 0.0, math.nan
+        if self.method == "cluster_bootstrap":
+            gen = resolve_rng(rng)
+            bc = cluster_bootstrap_quantile(control, self.q, n_resamples=self.n_resamples, rng=gen)
+            bt = cluster_bootstrap_quantile(treatment, self.q, n_resamples=self.n_resamples,
+                                            rng=gen)
+            qc, qt = ac.xi, at.xi
+            sc, st = float(np.std(bc, ddof=1)), float(np.std(bt, ddof=1))
+            test = f"cluster bootstrap SE of the p{self.q * 100:g} difference (normal interval)"
+        else:
+            fc, ft = ac.density(), at.density()
+            vc, vt = ac.var_f, at.var_f
+            qc, qt = ac.xi, at.xi
+            if self.has_covariate:
+                all_q = [quantile_arm(r, self.q) for r in arms]
+                theta, x_pool = _pooled_theta(all_q)
+                se0 = math.sqrt(vc / fc**2 + vt / ft**2)
+                qc = qc + theta * (float(ac.x_unit.mean()) - x_pool) / fc
+                qt = qt + theta * (float(at.x_unit.mean()) - x_pool) / ft
+                vc = float(np.var(ac.linear - theta * ac.x_unit, ddof=1) / ac.n_units)
+                vt = float(np.var(at.linear - theta * at.x_unit, ddof=1) / at.n_units)
+            sc, st = math.sqrt(vc) / fc, math.sqrt(vt) / ft
+            test = (f"Woodruff delta method of the p{self.q * 100:g} difference, clustered by unit"
+                    + (" (CUPED)" if self.has_covariate else ""))
+        se = math.sqrt(sc * sc + st * st)
+        eff = qt - qc
+        if self.has_covariate and se0 > 0:
+            vr = 1 - se * se / (se0 * se0)
+        pval = float(2 * stats.norm.sf(abs(eff / se))) if se > 0 else math.nan
+        rel = qt / qc - 1 if qc != 0 else math.nan
+        if qc != 0:  # delta method for qt / qc (independent arms)
+            se_rel = math.sqrt(st * st / qc**2 + qt * qt * sc * sc / qc**4)
+            rlo, rhi = rel - z * se_rel, rel + z * se_rel
+            rp = float(2 * stats.norm.sf(abs(rel / se_rel))) if se_rel > 0 else math.nan
+        else:
+            rlo = rhi = rp = math.nan
+        row = {
+            "mean_control": float(qc), "mean_treatment": float(qt), "effect": float(eff),
+            "se": se, "df": math.inf, "ci_low": eff - z * se, "ci_high": eff + z * se,
+            "pvalue": pval, "rel_effect": float(rel), "rel_ci_low": rlo, "rel_ci_high": rhi,
+            "rel_pvalue": rp, "test": test, "relative_method": "delta", "ci_level": ci_level,
+            "n_control": int(control.n_units), "n_treatment": int(treatment.n_units),
+            "rows_control": int(control.values.size), "rows_treatment": int(treatment.values.size),
+            "theta": theta, "variance_reduction": vr,
+        }
+        if self.has_covariate:
+            row["se_unadjusted"] = se0
+        return row
+
+    def _row_bootstrap(self, control, treatment, ci_level, rng) -> dict[str, Any]:
         qc, qt = np.quantile(control, self.q), np.quantile(treatment, self.q)
 
         def diff(c, t, axis=-1):
@@ -342,14 +546,130 @@ class Quantile(Metric):
             "pvalue": float(2 * stats.norm.sf(abs(z))) if se > 0 else math.nan,
             "rel_effect": float(qt / qc - 1) if qc != 0 else math.nan,
             "rel_ci_low": rlo, "rel_ci_high": rhi, "rel_pvalue": math.nan,
-            "test": f"bootstrap ({self.method}) of p{round(self.q * 100):d} difference",
+            "test": f"bootstrap ({self.method}) of p{self.q * 100:g} difference",
             "relative_method": "bootstrap percentile", "ci_level": ci_level,
             "n_control": int(control.size), "n_treatment": int(treatment.size),
             "theta": 0.0, "variance_reduction": 0.0,
         }
 
     def describe(self) -> str:
-        return f"p{self.q * 100:g} of {self.column}"
+        return f"p{self.q * 100:g} of {self.column}" + (
+            f" | CUPED on {self.covariate}" if self.covariate else "")
+
+
+def _pooled_theta(arms: list[ArmQuantile]) -> tuple[float, float]:
+    """CUPED θ for the linearised quantile statistic, pooled over arms, and the pooled mean
+    covariate."""
+    x = np.concatenate([a.x_unit for a in arms])
+    lin = np.concatenate([a.linear for a in arms])  # mean 0 within each arm
+    x_pool = float(x.mean())
+    xc = np.concatenate([a.x_unit - a.x_unit.mean() for a in arms])
+    vx = float(xc @ xc)
+    return (float(lin @ xc) / vx if vx > 0 else 0.0), x_pool
+
+
+@dataclass(frozen=True)
+class ServiceLevelMetric(RatioOfMeans):
+    """Service-level attainment ("answered within T") as a ratio metric.
+
+    Uses the one :class:`~servicelab.service_level.ServiceLevel` definition of servicelab (the
+    same type :mod:`simulation` uses): each contact's numerator and denominator indicators come
+    from :meth:`ServiceLevel.counts`, are summed per randomisation unit, and the attainment
+    difference is analysed with the delta method at the unit (a ratio of unit-level sums). Its
+    direction is fixed: higher is better.
+
+    Parameters
+    ----------
+    service_level : ServiceLevel or float
+        The definition, or a threshold in seconds for ``ServiceLevel(threshold)`` (over all
+        offered contacts).
+    answered, abandoned, wait : str
+        Per-contact columns: answered (0/1), abandoned (0/1) and the wait until answered or
+        abandoned, in seconds. Contacts neither answered nor abandoned (unresolved) count as
+        offered and not answered in time; their wait may be missing.
+    covariate : str, optional
+        Unit-level pre-period covariate (e.g. the customer's pre-period attainment) for CUPED.
+
+    Examples
+    --------
+    >>> from servicelab.service_level import ServiceLevel
+    >>> m = ServiceLevelMetric(ServiceLevel(20))
+    >>> m.source_columns(), m.direction
+    (('answered', 'abandoned', 'wait_s'), 'higher is better')
+    """
+
+    service_level: ServiceLevel | None = None
+    answered: str = "answered"
+    abandoned: str = "abandoned"
+    wait: str = "wait_s"
+    kind: ClassVar[str] = "service level"
+    derived: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        service_level: ServiceLevel | float = 20.0,
+        *,
+        answered: str = "answered",
+        abandoned: str = "abandoned",
+        wait: str = "wait_s",
+        covariate: str | None = None,
+        relative: RelativeMethod = "log",
+        alternative: Alternative = "two-sided",
+        margin: float | None = None,
+        relative_margin: bool = True,
+    ) -> None:
+        sl = (service_level if isinstance(service_level, ServiceLevel)
+              else ServiceLevel(service_level))
+        object.__setattr__(self, "service_level", sl)
+        object.__setattr__(self, "answered", answered)
+        object.__setattr__(self, "abandoned", abandoned)
+        object.__setattr__(self, "wait", wait)
+        super().__init__(
+            numerator=f"__sl_met__{sl.key}", denominator=f"__sl_den__{sl.key}",
+            covariate=covariate, covariate_denominator=None, use_t=False, relative=relative,
+            alternative=alternative, higher_is_better=True, margin=margin,
+            relative_margin=relative_margin,
+        )
+
+    def source_columns(self) -> tuple[str, ...]:
+        cols = [self.answered, self.abandoned, self.wait, self.covariate]
+        return tuple(dict.fromkeys(c for c in cols if c is not None))
+
+    def finite_columns(self) -> tuple[str, ...]:
+        """Columns that must be finite (the wait of an unresolved contact may be missing)."""
+        return tuple(c for c in self.source_columns() if c != self.wait)
+
+    def derive(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per-row numerator and denominator indicators of the service level."""
+        ans = _indicator(frame[self.answered], self.answered)
+        ab = _indicator(frame[self.abandoned], self.abandoned)
+        both = ans & ab
+        if both.any():
+            raise DataError(
+                f"{int(both.sum())} contacts are both {self.answered!r} and {self.abandoned!r}; a "
+                "contact is answered, abandoned or unresolved"
+            )
+        wait = frame[self.wait].to_numpy(dtype=float)
+        bad = (ans | ab) & ~np.isfinite(wait)
+        if bad.any():
+            raise DataError(
+                f"{int(bad.sum())} answered or abandoned contacts have a missing or infinite "
+                f"{self.wait!r}; the service level needs their wait"
+            )
+        wait = np.where(ans | ab, wait, np.inf)
+        met, den = self.service_level.counts(ans, ab, wait)
+        return {self.numerator: met.astype(float), self.denominator: den.astype(float)}
+
+    def describe(self) -> str:
+        return f"service level: {self.service_level.name}" + (
+            f" | CUPED on {self.covariate}" if self.covariate else "")
+
+
+def _indicator(col: pd.Series, name: str) -> np.ndarray:
+    v = col.to_numpy(dtype=float)
+    if np.isnan(v).any() or not np.isin(v, (0.0, 1.0)).all():
+        raise DataError(f"column {name!r} must be 0/1 (or boolean) without missing values")
+    return v.astype(bool)
 
 
 @dataclass(frozen=True)
@@ -366,11 +686,12 @@ class MannWhitney(Metric):
     """
 
     column: str
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None
     margin: float | None = None
     relative_margin: bool = False
     raw: ClassVar[bool] = True
     kind: ClassVar[str] = "mann-whitney"
+    always_valid: ClassVar[bool] = False
 
     def raw_columns(self) -> tuple[str, ...]:
         return (self.column,)

@@ -41,7 +41,7 @@ def _spec(**kw) -> Experiment:
                          covariate_denominator="pre_answered", higher_is_better=False),
         "contacts": Mean("contacts", covariate="pre_contacts", higher_is_better=False),
         "any_contact": Proportion("any_contact", higher_is_better=False),
-        "csat": RatioOfMeans("csat_sum", "csat_n", margin=0.05),
+        "csat": RatioOfMeans("csat_sum", "csat_n", higher_is_better=True, margin=0.05),
     }
     params = {"variant": "variant", "control": "control", "guardrails": ("csat",), "segment": "tier",
                   "name": "routing-sim"}
@@ -102,7 +102,7 @@ def test_guardrail_noninferiority(result):
 def test_guardrail_harm_is_loud(frame):
     f = frame.copy()
     f.loc[f["variant"] == "treatment", "csat_sum"] *= 0.8  # 20 % worse
-    res = Experiment(csat=RatioOfMeans("csat_sum", "csat_n", margin=0.02), guardrails=["csat"],
+    res = Experiment(csat=RatioOfMeans("csat_sum", "csat_n", higher_is_better=True, margin=0.02), guardrails=["csat"],
                      ).analyze(f)
     d = {x.name: x for x in res.diagnostics}["guardrail:csat:treatment"]
     assert d.status == "fail"
@@ -139,7 +139,7 @@ def test_sql_injection_is_refused(frame):
 
 
 def test_determinism_and_quantile_seed(frame):
-    spec = Experiment(p90=Quantile("handle_s_sum", 0.9, n_resamples=200),
+    spec = Experiment(p90=Quantile("handle_s_sum", 0.9, method="bca", n_resamples=200),
                       aht=RatioOfMeans("handle_s_sum", "answered"))
     a = spec.analyze(frame, rng=5).table
     b = spec.analyze(frame, rng=5).table
@@ -307,7 +307,7 @@ def test_decision_reads_the_omnibus_first():
     assert text.startswith("INCONCLUSIVE") and "omnibus Welch ANOVA" in text
     assert "not significant" in text
     # a real effect: omnibus significant, the decision names it and goes on per arm
-    res = Experiment(y=Mean("y")).analyze(_three_arms(0.4))
+    res = Experiment(y=Mean("y", higher_is_better=True)).analyze(_three_arms(0.4))
     text = res.decision("y", "b")
     assert text.startswith("SHIP CANDIDATE") and "omnibus Welch ANOVA" in text
 

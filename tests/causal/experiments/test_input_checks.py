@@ -71,7 +71,8 @@ def test_direction_and_structured_decision() -> None:
 
 
 def test_forest_plot_draws_the_truth_and_labels_units() -> None:
-    res = Experiment(SPEC | {"n": Mean("answered")}, name="demo").analyze(_frame())
+    res = Experiment(SPEC | {"n": Mean("answered", higher_is_better=True)},
+                     name="demo").analyze(_frame())
     fig = res.forest_plot(truth={"aht": -30.0, "n": None}, units={"aht": "s", "n": "contacts"})
     assert len(fig.axes) == 2
     aht, n = fig.axes
