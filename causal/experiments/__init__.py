@@ -54,11 +54,22 @@ from causal.experiments.sequential import (
     msprt_statistic,
 )
 from causal.experiments.simulate import SimulatedExperiment, simulate_service_experiment
+from causal.experiments.switchback import (
+    CarryoverResult,
+    SwitchbackPlan,
+    SwitchbackPower,
+    SwitchbackSchedule,
+    estimate_carryover,
+    simulate_switchback,
+    switchback_power,
+    switchback_randomization_test,
+)
 
 __all__ = [
     "ALL",
     "CUPAC",
     "VERDICTS",
+    "CarryoverResult",
     "ClusterExperiment",
     "ClusterResult",
     "Experiment",
@@ -80,6 +91,9 @@ __all__ = [
     "SimulatedExperiment",
     "StopDecision",
     "SwitchbackDesign",
+    "SwitchbackPlan",
+    "SwitchbackPower",
+    "SwitchbackSchedule",
     "TwoSampleResult",
     "ZeroVarianceError",
     "adjust_pvalues",
@@ -90,13 +104,17 @@ __all__ = [
     "cluster_robust_ols",
     "cluster_sums_inference",
     "direction_label",
+    "estimate_carryover",
     "mann_whitney",
     "mean_var_from_sums",
     "msprt_statistic",
     "quantile_arm",
     "rerandomization_check",
     "simulate_service_experiment",
+    "simulate_switchback",
     "srm_test",
+    "switchback_power",
+    "switchback_randomization_test",
     "two_sample_test",
     "welch_anova",
 ]

@@ -557,8 +557,22 @@ class SwitchbackDesign:
                 f"burn_in_s must be in [0, slice_s), got {self.burn_in_s} (slice {self.slice_s})"
             )
 
-    def analyze(self, data: Any, *, rng: RNGLike = None) -> ClusterResult:
-        """Drop burn-in rows after switches, then analyse with (queue, slice) clusters."""
+    def analyze(self, data: Any, *, rng: RNGLike = None, plan: Any = None,
+                schedule: Any = None) -> ClusterResult:
+        """Drop burn-in rows after switches, then analyse with (queue, slice) clusters.
+
+        With ``plan`` (the :class:`~causal.experiments.switchback.SwitchbackPlan` the experiment
+        was drawn from), the randomisation-inference p-value re-draws whole schedules from that
+        plan (:func:`~causal.experiments.switchback.switchback_randomization_test`), so it
+        respects the design's balance; ``schedule`` is the schedule run (read from the data's
+        arms when omitted). Without ``plan`` it permutes the unit x slice cells freely, and a
+        diagnostic says so.
+        """
+        if plan is not None and (plan.slice_s != self.slice_s or plan.burn_in_s != self.burn_in_s):
+            raise DesignError(
+                f"the plan runs slices of {plan.slice_s:g} s with burn-in {plan.burn_in_s:g} s, "
+                f"the analysis {self.slice_s:g} s / {self.burn_in_s:g} s; they must agree"
+            )
         src = Source(data)
         cols = [self.outcome, self.time, self.queue, self.variant, *self.covariates]
         src.require(cols, "switchback")
@@ -615,5 +629,24 @@ class SwitchbackDesign:
             "no burn-in: rows right after a switch carry the previous arm's backlog",
             float(n_drop),
         )
+        extra: dict[str, Any] = {}
+        if self.n_resamples and plan is not None:
+            from causal.experiments.switchback import _ri_pvalue_from_design
+
+            ri = _ri_pvalue_from_design(self, src.fetch(cols), plan, schedule, rng)
+            extra["pvalue_ri"] = ri["pvalue"]
+            ri_diag = Diagnostic(
+                "randomisation_inference", "ok",
+                f"randomisation p = {ri['pvalue']:.3g} from {ri['n_permutations']} schedules "
+                f"re-drawn from the plan (balance={plan.balance!r}); design-based SD of the "
+                f"estimate {ri['null_sd']:.4g}", ri["pvalue"])
+        elif self.n_resamples:
+            ri_diag = Diagnostic(
+                "randomisation_inference", "warning",
+                "the randomisation p-value permutes unit x slice cells freely, not the schedule's "
+                "design; pass plan= (the SwitchbackPlan used) to re-draw schedules within it")
+        else:
+            ri_diag = None
+        diags = (*res.diagnostics, diag) + ((ri_diag,) if ri_diag is not None else ())
         return ClusterResult(**{**{k: getattr(res, k) for k in res.__dataclass_fields__},
-                                "diagnostics": (*res.diagnostics, diag)})
+                                **extra, "diagnostics": diags})
