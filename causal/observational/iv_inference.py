@@ -370,9 +370,8 @@ def _invert(f: Callable[[float], float], center: float, scale: float,
     grid = center + scale * np.tan(theta)
     vals = f_grid(grid) if f_grid is not None else np.array([f(b) for b in grid])
     inside = vals <= 0
-    pts: list[float] = []
-    for i in np.flatnonzero(inside[1:] != inside[:-1]):
-        pts.append(float(optimize.brentq(f, grid[i], grid[i + 1], xtol=1e-12 * max(1.0, abs(grid[i])))))
+    pts = [float(optimize.brentq(f, grid[i], grid[i + 1], xtol=1e-12 * max(1.0, abs(grid[i]))))
+           for i in np.flatnonzero(inside[1:] != inside[:-1])]
     out: list[tuple[float, float]] = []
     start = -math.inf if tail_inside else None
     state = tail_inside

@@ -187,7 +187,7 @@ def _cluster(world: World, names: Sequence[str], gen: np.random.Generator):
     return out
 
 
-def _switchback(world: World, names: Sequence[str], gen: np.random.Generator):
+def _switchback(world: World, names: Sequence[str], gen: np.random.Generator):  # noqa: ARG001 (the family signature)
     from causal.experiments import SwitchbackDesign
 
     def fit() -> dict[str, Any]:
@@ -303,7 +303,7 @@ def _did(world: World, names: Sequence[str], gen: np.random.Generator):
     return out
 
 
-def _synth(world: World, names: Sequence[str], gen: np.random.Generator):
+def _synth(world: World, names: Sequence[str], gen: np.random.Generator):  # noqa: ARG001 (the family signature)
     from causal.quasi.synth import SyntheticControl
 
     def fit() -> dict[str, Any]:
@@ -348,7 +348,7 @@ def _bayes_ab(world: World, names: Sequence[str], gen: np.random.Generator):
     return out
 
 
-def _bayes_hier(world: World, names: Sequence[str], gen: np.random.Generator):
+def _bayes_hier(world: World, names: Sequence[str], gen: np.random.Generator):  # noqa: ARG001 (the family signature)
     from causal.bayes import HierarchicalEffects, Sampler
 
     def fit() -> dict[str, Any]:

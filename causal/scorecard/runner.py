@@ -73,8 +73,8 @@ def _run_chunk(scenario: Scenario, plan: Sequence[tuple[int, tuple[str, ...]]],
     for (rep, names), seed in zip(plan, seeds, strict=True):
         data_seed, est_seed = seed.spawn(2)
         world = generate(scenario, np.random.default_rng(data_seed))
-        for r in run_family(world, names, np.random.default_rng(est_seed)):
-            out.append({"scenario": scenario.name, "rep": rep, **r})
+        out.extend({"scenario": scenario.name, "rep": rep, **r}
+                   for r in run_family(world, names, np.random.default_rng(est_seed)))
     return out
 
 
@@ -185,9 +185,9 @@ class Scorecard:
         tasks = []
         for sc, reps in self.plan():
             seeds = child_seeds(scenario_seed(rng, sc.name), len(reps))
-            for k in range(0, len(reps), max(self.chunk, 1)):
-                tasks.append((sc, reps[k:k + self.chunk], seeds[k:k + self.chunk]))
-        wrap = progress or (lambda it, total: it)
+            tasks.extend((sc, reps[k:k + self.chunk], seeds[k:k + self.chunk])
+                         for k in range(0, len(reps), max(self.chunk, 1)))
+        wrap = progress or (lambda it, total: it)  # noqa: ARG005 (the progress signature)
         records: list[dict[str, Any]] = []
         if self.n_jobs <= 1:
             for chunk in wrap((_run_chunk(*t) for t in tasks), len(tasks)):

@@ -44,11 +44,12 @@ class NoWarehouse:
     def meta(self) -> dict[str, str]:
         return {}
 
-    def columns(self, table: str) -> list[str]:
+    def columns(self, table: str) -> list[str]:  # noqa: ARG002 (the Warehouse interface)
         return []
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *,
-              allow_truth: bool = False) -> Any:
+    def query(self, sql: str,  # noqa: ARG002 (the Warehouse interface)
+              params: Sequence[Any] | Mapping[str, Any] | None = None, *,  # noqa: ARG002
+              allow_truth: bool = False) -> Any:  # noqa: ARG002
         raise DataError("this study declares no tables (Study(tables=())) and reads no "
                         "warehouse; declare the tables it needs to query them")
 

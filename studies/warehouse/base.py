@@ -92,7 +92,7 @@ class Warehouse(ABC):
     dialect: str = "duckdb"
     location: str = ""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Warehouse:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Warehouse:  # noqa: ARG004 (__init__ takes them)
         if cls is Warehouse:  # the historical constructor: a DuckDB file
             from studies.warehouse.connection import DuckDBWarehouse
 

@@ -94,7 +94,7 @@ def _split(cfg: WorldConfig, tier_w: np.ndarray, hour: np.ndarray, how: np.ndarr
 
 
 def truth_arrivals(cfg: WorldConfig, cust: dict[str, np.ndarray], intensity: np.ndarray,
-                   con: dict[str, np.ndarray], start: pd.Timestamp) -> pd.DataFrame:
+                   start: pd.Timestamp) -> pd.DataFrame:
     """The ``truth_arrivals`` table: expected contacts per half hour, queue and channel."""
     from studies.world import scenarios
     from studies.world.generate import _REASON_TIER_P

@@ -1059,7 +1059,7 @@ def generate_world(seed: int = 0, scale: float = 1.0, config: WorldConfig | None
     extra_truth = scenarios.truth_rows(cfg, contacts, con["injected"], con["reason_logp"], con["t"])
     if extra_truth is not None:
         effects = pd.concat([effects, extra_truth], ignore_index=True)
-    truth_arr = arrivals_truth.truth_arrivals(cfg, cust, intensity, con, start)
+    truth_arr = arrivals_truth.truth_arrivals(cfg, cust, intensity, start)
     tables["contact_text"] = text.contact_text(
         seed, cfg, reason=reason, channel=con["channel"], language=cust["lang"][ci], kappa=tr["kappa"],
         mood=cust["u_s"][ci], latent=obs["latent"], responded=responded,
