@@ -73,6 +73,7 @@ from .forecast import (
     read_counts_csv,
 )
 from .interference import (
+    METRICS,
     Assignment,
     InterferenceRun,
     InterferenceTruth,
@@ -110,6 +111,7 @@ from .staffing import (
 
 __all__ = [
     "FIFO",
+    "METRICS",
     "AgentGroup",
     "ArrivalForecast",
     "ArrivalForecaster",
