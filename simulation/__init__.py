@@ -82,6 +82,8 @@ from .interference import (
     fcfs_pool,
     interference_truth,
     relaxation_time,
+    truth_from_replications,
+    truth_replication,
 )
 from .metrics import SimulationRun, window_measures
 from .plan import PlanSimulator
@@ -189,6 +191,8 @@ __all__ = [
     "square_root_staffing",
     "staffed_slot_seconds",
     "t_interval",
+    "truth_from_replications",
+    "truth_replication",
     "validate_calibration",
     "verify_schedule_by_simulation",
     "window_measures",

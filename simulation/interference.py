@@ -61,6 +61,8 @@ __all__ = [
     "fcfs_pool",
     "interference_truth",
     "relaxation_time",
+    "truth_from_replications",
+    "truth_replication",
 ]
 
 #: The outcomes the truth tables and the design doctor report, with their direction.
@@ -452,18 +454,33 @@ def interference_truth(centre: SharedPoolCentre, factor: float, *, share: float 
     centre.check_stable(factor)
     if n_reps < 2:
         raise DesignError(f"n_reps must be >= 2 for a standard error, got {n_reps}")
-    gte, direct, ctrl = [], [], []
-    for g in spawn(rng, n_reps):
-        seq = np.random.SeedSequence(int(g.integers(2**63)))
-        cs = centre.contacts(seq)
-        m0 = centre.run(Assignment.control(), factor=factor, contacts=cs).metrics()
-        m1 = centre.run(Assignment.everyone(), factor=factor, contacts=cs).metrics()
-        mix = centre.run(Assignment.customers(share), factor=factor, contacts=cs)
-        t = mix.frame["treated"].to_numpy()
-        a, b = mix.metrics(t == 1), mix.metrics(t == 0)
-        ctrl.append(m0)
-        gte.append({k: m1[k] - m0[k] for k in METRICS})
-        direct.append({k: a[k] - b[k] for k in METRICS})
+    reps = [truth_replication(centre, factor, share, np.random.SeedSequence(int(g.integers(2**63))))
+            for g in spawn(rng, n_reps)]
+    return truth_from_replications(centre, factor, share, reps)
+
+
+def truth_replication(centre: SharedPoolCentre, factor: float, share: float,
+                      seed: np.random.SeedSequence) -> dict[str, dict[str, float]]:
+    """One CRN replication of :func:`interference_truth`: control means, GTE and direct effect."""
+    cs = centre.contacts(seed)
+    m0 = centre.run(Assignment.control(), factor=factor, contacts=cs).metrics()
+    m1 = centre.run(Assignment.everyone(), factor=factor, contacts=cs).metrics()
+    mix = centre.run(Assignment.customers(share), factor=factor, contacts=cs)
+    t = mix.frame["treated"].to_numpy()
+    a, b = mix.metrics(t == 1), mix.metrics(t == 0)
+    return {"control": m0, "gte": {k: m1[k] - m0[k] for k in METRICS},
+            "direct": {k: a[k] - b[k] for k in METRICS}}
+
+
+def truth_from_replications(centre: SharedPoolCentre, factor: float, share: float,
+                            reps: list[dict[str, dict[str, float]]]) -> InterferenceTruth:
+    """Combine :func:`truth_replication` results into an :class:`InterferenceTruth`."""
+    n_reps = len(reps)
+    if n_reps < 2:
+        raise DesignError(f"n_reps must be >= 2 for a standard error, got {n_reps}")
+    gte = [r["gte"] for r in reps]
+    direct = [r["direct"] for r in reps]
+    ctrl = [r["control"] for r in reps]
     G, D, C = pd.DataFrame(gte), pd.DataFrame(direct), pd.DataFrame(ctrl)
     rows = []
     for k in METRICS:

@@ -64,8 +64,9 @@ from simulation import (
     InterferenceTruth,
     Relaxation,
     SharedPoolCentre,
-    interference_truth,
     relaxation_time,
+    truth_from_replications,
+    truth_replication,
 )
 
 __all__ = [
@@ -319,8 +320,8 @@ class DesignDoctor:
                                       (rng if isinstance(rng, int) else
                                        int(np.random.default_rng(rng).integers(2**63))))
         s_truth, s_relax, s_reps = root.spawn(3)
-        truth = interference_truth(self.centre, self.mechanism.factor, n_reps=self.truth_reps,
-                                   rng=s_truth)
+        if self.truth_reps < 2:
+            raise DesignError(f"truth_reps must be >= 2, got {self.truth_reps}")
         relax = None
         cands: tuple[SwitchbackCandidate, ...] = ()
         if "switchback" in self.designs:
@@ -330,24 +331,30 @@ class DesignDoctor:
                 cands = switchback_candidates(relax.tau_s)
             else:
                 cands = tuple(self.switchbacks)
-        seeds = child_seeds(s_reps, n_reps)
-        results: list[Any] = [None] * n_reps
-        bar = tqdm(total=n_reps, disable=not progress, desc="design doctor replications")
+        f = self.mechanism.factor
+        tasks = [(truth_replication, (self.centre, f, 0.5, s)) for s in
+                 child_seeds(s_truth, self.truth_reps)]
+        tasks += [(_one_rep, (self, s, cands)) for s in child_seeds(s_reps, n_reps)]
+        results: list[Any] = [None] * len(tasks)
+        bar = tqdm(total=len(tasks), disable=not progress,
+                   desc="design doctor (truth + design replications)")
         try:
             if n_jobs <= 1:
-                for i, s in enumerate(seeds):
-                    results[i] = _one_rep(self, s, cands)
+                for i, (fn, a) in enumerate(tasks):
+                    results[i] = fn(*a)
                     bar.update()
             else:
                 method = "fork" if sys.platform.startswith("linux") else "spawn"
-                with ProcessPoolExecutor(min(n_jobs, os.cpu_count() or 1, n_reps),
+                with ProcessPoolExecutor(min(n_jobs, os.cpu_count() or 1, len(tasks)),
                                          mp_context=get_context(method)) as pool:
-                    futs = {pool.submit(_one_rep, self, s, cands): i for i, s in enumerate(seeds)}
+                    futs = {pool.submit(fn, *a): i for i, (fn, a) in enumerate(tasks)}
                     for fu in as_completed(futs):
                         results[futs[fu]] = fu.result()
                         bar.update()
         finally:
             bar.close()
+        truth = truth_from_replications(self.centre, f, 0.5, results[: self.truth_reps])
+        results = results[self.truth_reps:]
         rec = pd.DataFrame([r | {"rep": i} for i, rows in enumerate(results) for r in rows])
         return DesignReport._score(self, rec, truth, relax, cands, n_reps)
 
