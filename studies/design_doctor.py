@@ -157,29 +157,30 @@ def _outcome(frame: pd.DataFrame, metric: str, sl: Any) -> tuple[np.ndarray, np.
     return good.astype(float), den
 
 
-def _two_sample(y1: np.ndarray, y0: np.ndarray, df: float | None) -> tuple[float, float, float]:
-    """(estimate, SE, p) of mean(y1) - mean(y0); Welch SE, normal or t(df) reference."""
+def _two_sample(y1: np.ndarray, y0: np.ndarray, df: float | None
+                ) -> tuple[float, float, float, float]:
+    """(estimate, SE, p, df) of mean(y1) - mean(y0); Welch SE, normal (df inf) or t(df)."""
     if y1.size < 2 or y0.size < 2:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, math.nan
     est = float(y1.mean() - y0.mean())
     se = float(math.sqrt(y1.var(ddof=1) / y1.size + y0.var(ddof=1) / y0.size))
     if not se > 0:
-        return est, se, math.nan
+        return est, se, math.nan, df or math.inf
     z = est / se
     p = 2 * (stats.t.sf(abs(z), df) if df else stats.norm.sf(abs(z)))
-    return est, se, float(p)
+    return est, se, float(p), df or math.inf
 
 
 def _analyse(design: str, run_frame: pd.DataFrame, metric: str, sl: Any, *,
              cand: SwitchbackCandidate | None = None,
-             grid: np.ndarray | None = None) -> tuple[float, float, float]:
+             grid: np.ndarray | None = None) -> tuple[float, float, float, float]:
     y, keep = _outcome(run_frame, metric, sl)
     tr = run_frame["treated"].to_numpy() == 1
     if design == "customer":
         return _two_sample(y[keep & tr], y[keep & ~tr], None)
     if design == "agent":
         if metric == "abandonment":
-            return math.nan, math.nan, math.nan
+            return math.nan, math.nan, math.nan, math.nan
         m = keep & run_frame["answered"].to_numpy()
         key = run_frame["site"].to_numpy()[m] * 100_000 + run_frame["agent"].to_numpy()[m]
         g = pd.DataFrame({"k": key, "y": y[m], "t": tr[m]}).groupby("k").agg(
@@ -217,11 +218,12 @@ def _analyse(design: str, run_frame: pd.DataFrame, metric: str, sl: Any, *,
     e = yw - Xw @ beta
     n, p = Xw.shape
     if n - p < 2:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, math.nan
     meat = (Xw * (e ** 2)[:, None]).T @ Xw
     V = XtX_inv @ meat @ XtX_inv * n / (n - p)
     est, se = float(beta[1]), float(math.sqrt(max(V[1, 1], 0.0)))
-    return est, se, float(2 * stats.t.sf(abs(est / se), n - p)) if se > 0 else math.nan
+    pv = float(2 * stats.t.sf(abs(est / se), n - p)) if se > 0 else math.nan
+    return est, se, pv, float(n - p)
 
 
 def _one_rep(doctor: DesignDoctor, seed: np.random.SeedSequence,
@@ -243,8 +245,9 @@ def _one_rep(doctor: DesignDoctor, seed: np.random.SeedSequence,
             a = Assignment.sites(gen.permutation(c.sites)[: c.sites // 2])
         run = c.run(a, factor=f, contacts=cs)
         for metric in doctor.metrics:
-            est, se, p = _analyse(d, run.frame, metric, c.service_level)
-            rows.append({"design": d, "metric": metric, "estimate": est, "se": se, "p": p})
+            est, se, p, df = _analyse(d, run.frame, metric, c.service_level)
+            rows.append({"design": d, "metric": metric, "estimate": est, "se": se, "p": p,
+                         "df": df})
     if "switchback" in doctor.designs:
         for cand in cands:
             plan = SwitchbackPlan(tuple(range(c.sites)), days=math.ceil(c.horizon_s / DAY_S),
@@ -253,10 +256,10 @@ def _one_rep(doctor: DesignDoctor, seed: np.random.SeedSequence,
             grid = sched.pivot(index="unit", columns="slice", values="arm_code").to_numpy()
             run = c.run(Assignment.switchback(grid, cand.slice_s), factor=f, contacts=cs)
             for metric in doctor.metrics:
-                est, se, p = _analyse("switchback", run.frame, metric, c.service_level, cand=cand,
+                est, se, p, df = _analyse("switchback", run.frame, metric, c.service_level, cand=cand,
                                       grid=grid)
                 rows.append({"design": cand.name, "metric": metric, "estimate": est, "se": se,
-                             "p": p, "slice_s": cand.slice_s, "burn_in_s": cand.burn_in_s})
+                             "p": p, "df": df, "slice_s": cand.slice_s, "burn_in_s": cand.burn_in_s})
     return rows
 
 
@@ -375,7 +378,6 @@ class DesignReport:
                relax: Relaxation | None, cands: tuple[SwitchbackCandidate, ...],
                n_reps: int) -> DesignReport:
         z = stats.norm.ppf(1 - doc.alpha / 2)
-        z_pow = stats.norm.ppf(0.8)
         rows = []
         for (design, metric), g in rec.groupby(["design", "metric"], sort=False):
             gte = truth.value(metric)
@@ -387,10 +389,18 @@ class DesignReport:
                              "gte": gte})
                 continue
             est, se, p = est[ok], se[ok], p[ok]
+            # the design's own reference distribution: t(df) for few units, normal otherwise
+            df = float(np.median(g["df"].to_numpy()[ok]))
+            crit = float(stats.t.ppf(1 - doc.alpha / 2, df)) if np.isfinite(df) else z
             mean_est, mean_se = float(est.mean()), float(se.mean())
-            lo, hi = est - z * se, est + z * se
-            pred = float(stats.norm.sf(z - abs(mean_est) / mean_se)
-                         + stats.norm.cdf(-z - abs(mean_est) / mean_se))
+            lo, hi = est - crit * se, est + crit * se
+            delta = abs(mean_est) / mean_se
+            if np.isfinite(df):  # non-central t at the mean estimate / mean SE
+                pred = float(stats.nct.sf(crit, df, delta) + stats.nct.cdf(-crit, df, delta))
+                t_pow = float(stats.t.ppf(0.8, df))
+            else:
+                pred = float(stats.norm.sf(crit - delta) + stats.norm.cdf(-crit - delta))
+                t_pow = float(stats.norm.ppf(0.8))
             rows.append({
                 "design": design, "metric": metric, "identified": True, "gte": gte,
                 "mean_estimate": mean_est, "bias": mean_est - gte,
@@ -399,8 +409,8 @@ class DesignReport:
                 "rmse": float(np.sqrt(np.mean((est - gte) ** 2))),
                 "coverage": float(np.mean((lo <= gte) & (gte <= hi))),
                 "power": float(np.mean(p < doc.alpha)), "predicted_power": pred,
-                "mde": float((z + z_pow) * mean_se),
-                "mde_pct_of_control": float(100 * (z + z_pow) * mean_se / abs(ctrl)) if ctrl
+                "mde": float((crit + t_pow) * mean_se), "df": df,
+                "mde_pct_of_control": float(100 * (crit + t_pow) * mean_se / abs(ctrl)) if ctrl
                 else math.nan,
                 "slice_s": g["slice_s"].iloc[0] if "slice_s" in g else math.nan,
                 "burn_in_s": g["burn_in_s"].iloc[0] if "burn_in_s" in g else math.nan,
