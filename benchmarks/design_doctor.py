@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="handle-time multiplier (small, so that power is informative)")
     ap.add_argument("--occupancy", type=float, default=0.95)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--days", type=float, default=None, help="override the duration (days)")
     a = ap.parse_args(argv)
     if a.quick:
         centre = SharedPoolCentre(sites=4, agents_per_site=25, occupancy=a.occupancy, days=2.0)
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         centre = SharedPoolCentre(sites=10, agents_per_site=50, occupancy=a.occupancy, days=7.0)
         reps, sp_reps = a.reps or 200, a.speedup_reps or 6
+    if a.days:
+        from dataclasses import replace
+
+        centre = replace(centre, days=a.days)
     base = DesignDoctor(centre, HandleTimeChange(a.factor), designs=("customer", "agent", "site",
                                                                      "switchback"),
                         metrics=("wait_s",), truth_reps=10, relax_reps=10)
