@@ -6,7 +6,9 @@ pluggable routing (``routing``); arrivals come from interval forecasts or traces
 (``arrivals``); ``records`` holds the per-contact record arrays and ``metrics`` turns them
 into interval and window measures; ``replicate`` runs independent replications with
 t-intervals in a process pool or on Dask and compares two scenarios replication by
-replication (``paired_comparison``); ``plan`` simulates a per-interval staffing plan.
+replication (``paired_comparison``); ``interference`` is the shared-pool world where treated
+contacts' handle times change everyone's wait (direct effect vs global effect, relaxation time);
+``plan`` simulates a per-interval staffing plan.
 ``forecast`` has probabilistic arrival forecasts (statsforecast daily models, intraday profile,
 reconciled hierarchy, sample paths) and their backtest. ``analytic`` has exact Erlang B/C/A
 (bounded in memory and time at any scale) and QED approximations, ``staffing`` the requirement
@@ -70,6 +72,19 @@ from .forecast import (
     counts_frame,
     read_counts_csv,
 )
+from .interference import (
+    METRICS,
+    Assignment,
+    InterferenceRun,
+    InterferenceTruth,
+    Relaxation,
+    SharedPoolCentre,
+    fcfs_pool,
+    interference_truth,
+    relaxation_time,
+    truth_from_replications,
+    truth_replication,
+)
 from .metrics import SimulationRun, window_measures
 from .plan import PlanSimulator
 from .replicate import PairedComparison, ReplicationResult, paired_comparison, replicate, t_interval
@@ -98,9 +113,11 @@ from .staffing import (
 
 __all__ = [
     "FIFO",
+    "METRICS",
     "AgentGroup",
     "ArrivalForecast",
     "ArrivalForecaster",
+    "Assignment",
     "Calibration",
     "CalibrationValidation",
     "Callback",
@@ -116,6 +133,8 @@ __all__ = [
     "Gamma",
     "HalfinWhittApproximation",
     "HandleTimeFit",
+    "InterferenceRun",
+    "InterferenceTruth",
     "IntervalForecast",
     "IntervalRequirements",
     "KaplanMeier",
@@ -128,12 +147,14 @@ __all__ = [
     "PlanVerification",
     "Poisson",
     "Queue",
+    "Relaxation",
     "ReplicationResult",
     "Retrial",
     "RoutingError",
     "RoutingPolicy",
     "Scaled",
     "ServiceLevel",
+    "SharedPoolCentre",
     "Shift",
     "ShiftSchedule",
     "ShiftScheduler",
@@ -152,21 +173,26 @@ __all__ = [
     "erlang_a",
     "erlang_b",
     "erlang_c",
+    "fcfs_pool",
     "fit_handle_times",
     "fit_patience",
     "garnett_mandelbaum_reiman",
     "halfin_whitt",
+    "interference_truth",
     "interval_requirements",
     "kaplan_meier",
     "named_stream",
     "paired_comparison",
     "read_counts_csv",
+    "relaxation_time",
     "replicate",
     "required_agents",
     "simulated_requirements",
     "square_root_staffing",
     "staffed_slot_seconds",
     "t_interval",
+    "truth_from_replications",
+    "truth_replication",
     "validate_calibration",
     "verify_schedule_by_simulation",
     "window_measures",

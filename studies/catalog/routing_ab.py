@@ -245,7 +245,11 @@ def run(ctx: StudyContext) -> StudyOutput:
         "",
         (
             "**Design.** Customers were randomised 50/50 to routing v2. Ticket-level outcomes are ratios of "
-            "customer-level sums, analysed by the delta method at the customer (the randomisation unit)."
+            "customer-level sums, analysed by the delta method at the customer (the randomisation unit). "
+            "**Estimand:** the direct effect of routing v2 under the experiment's 50/50 mix (treated "
+            "against control customers sharing one agent pool). For wait, service level and abandonment "
+            "it is not the effect of launching to everyone: see the routing-design study for the "
+            "global effect and the design that recovers it."
         )
         + (
             " CUPED adjusts each metric with the customer's pre-period value (theta pooled over arms)."
