@@ -25,7 +25,7 @@ from causal.scorecard.families import ESTIMATORS, Estimator, estimators_for, run
 from causal.scorecard.plots import coverage_heatmap
 from causal.scorecard.runner import GROUPS, QUICK_PLAN, Scorecard, ScorecardResult, headline, scenario_seed
 from causal.scorecard.scenarios import FAMILIES, SCENARIOS, Scenario, World, generate
-from causal.scorecard.scoring import binomial_band, score_records
+from causal.scorecard.scoring import binomial_band, score_records, silent_miss_criterion
 
 __all__ = [
     "ESTIMATORS",
@@ -46,4 +46,5 @@ __all__ = [
     "run_family",
     "scenario_seed",
     "score_records",
+    "silent_miss_criterion",
 ]

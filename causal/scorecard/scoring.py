@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["binomial_band", "score_records"]
+__all__ = ["binomial_band", "score_records", "silent_miss_criterion"]
 
 
 def binomial_band(n: int, level: float = 0.95, conf: float = 0.999) -> tuple[float, float]:
@@ -118,4 +118,66 @@ def score_records(records: pd.DataFrame, *, level: float = 0.95, wide: float = 3
             "warned": (float((g["warnings"].fillna("").astype(str).str.len() > 0).mean())
                        if "warnings" in g else math.nan),
         })
+    return pd.DataFrame(rows)
+
+
+def silent_miss_criterion(table: pd.DataFrame, scenario: str = "obs-limited-overlap", *,
+                          limit: float = 0.05, conf: float = 0.95) -> pd.DataFrame:
+    """The issue's criterion, per estimator of one scenario, from the scored (tidy) table.
+
+    An estimator *passes* when the share of its valid replications that missed the truth by
+    more than ``wide`` of its own SEs while its diagnostics said "ok" is at most ``limit``:
+    ``silent_wide_miss`` (every diagnostic of the result the analyst reads) and, separately,
+    ``silent_wide_miss_own`` (the estimate's own diagnostics only).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows of :func:`score_records` (or the exported ``scorecard.csv``): ``scenario``,
+        ``estimator``, ``valid``, ``wide_misses``, ``silent_wide_miss`` and
+        ``silent_wide_miss_own``.
+    scenario : str
+        The world the criterion is about (default the limited-overlap one).
+    limit : float
+        Largest acceptable share of silent wide misses.
+    conf : float
+        Level of the one-sided Clopper-Pearson upper bound on the true silent share (the Monte
+        Carlo error of a share over ``valid`` replications).
+
+    Returns
+    -------
+    DataFrame
+        One row per estimator: ``valid``, ``wide_misses``, ``silent`` and ``silent_own``
+        (counts), ``silent_share``, ``silent_share_own``, ``silent_upper`` /
+        ``silent_upper_own`` (the upper bounds), ``passes`` and ``passes_own``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"scenario": "lo", "estimator": ["a", "b"], "valid": [100, 100],
+    ...                   "wide_misses": [3, 9], "silent_wide_miss": [0.0, 0.08],
+    ...                   "silent_wide_miss_own": [0.02, 0.08]})
+    >>> silent_miss_criterion(t, "lo")[["estimator", "silent", "passes"]].to_dict("list")
+    {'estimator': ['a', 'b'], 'silent': [0, 8], 'passes': [True, False]}
+    """
+    sub = table[table["scenario"] == scenario]
+    if sub.empty:
+        raise KeyError(f"no rows for scenario {scenario!r} in the table")
+    if not 0 <= limit < 1 or not 0 < conf < 1:
+        raise ValueError(f"limit must be in [0, 1) and conf in (0, 1), got {limit}, {conf}")
+
+    def upper(k: int, n: int) -> float:
+        return 1.0 if k >= n else float(stats.beta.ppf(conf, k + 1, n - k)) if n else math.nan
+
+    rows = []
+    for r in sub.itertuples(index=False):
+        n = int(r.valid)
+        k = round(float(r.silent_wide_miss) * n) if n else 0
+        ko = round(float(r.silent_wide_miss_own) * n) if n else 0
+        rows.append({"estimator": r.estimator, "valid": n, "wide_misses": int(r.wide_misses),
+                     "silent": k, "silent_own": ko,
+                     "silent_share": k / n if n else math.nan,
+                     "silent_share_own": ko / n if n else math.nan,
+                     "silent_upper": upper(k, n), "silent_upper_own": upper(ko, n),
+                     "passes": bool(n and k / n <= limit),
+                     "passes_own": bool(n and ko / n <= limit)})
     return pd.DataFrame(rows)

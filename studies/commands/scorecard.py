@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                        ("reps_bayes", args.reps_bayes), ("n_jobs", args.jobs)):
         if value not in (None, ""):
             sets.append(f"{key}={value}")
-    ns = argparse.Namespace(study="scorecard", set=sets, db="data/tws.duckdb",
+    ns = argparse.Namespace(study="scorecard", set=sets, db="data/tws.duckdb", warehouse=None,
                             runs_dir=args.runs_dir, seed=args.seed, allow_failed_checks=False,
                             quiet=args.quiet)
     code = _cmd_run(ns)

@@ -26,10 +26,8 @@ LISTED = [  # estimators whose 95% intervals must be correct in these worlds
     ("cl-few", "cr2"), ("obs-baseline", "regression"), ("obs-baseline", "aipw"),
     ("obs-limited-overlap", "regression"), ("iv-strong", "2sls"),
     ("cens-heavy", "rmst"), ("cens-heavy", "p_event"),
-    pytest.param("obs-att-heterogeneous", "linear_dml", marks=pytest.mark.xfail(
-        strict=True, reason=f"{OBS}: LinearDML returns the ATE labelled ATT")),
-    pytest.param("obs-att-heterogeneous", "dr_learner", marks=pytest.mark.xfail(
-        strict=True, reason=f"{OBS}: DRLearner returns the ATE labelled ATT")),
+    # the ATT asked without effect modifiers is computed (it was the ATE labelled ATT)
+    ("obs-att-heterogeneous", "linear_dml"), ("obs-att-heterogeneous", "dr_learner"),
 ]
 
 
@@ -67,15 +65,7 @@ def test_limited_overlap_no_silent_wide_misses(quick) -> None:
     assert bad.empty, bad.to_string()
 
 
-@pytest.mark.parametrize("estimator", [
-    "regression", "aipw", "dr_learner",
-    pytest.param("ipw", marks=pytest.mark.xfail(strict=True, reason=(
-        f"{OBS}: IPW carries no overlap diagnostic of its own (the study-level one looks at "
-        "another propensity); it misses by > 3 SE with its own status ok in 12% of reps"))),
-    pytest.param("matching", marks=pytest.mark.xfail(strict=True, reason=(
-        "matching carries no diagnostic of its own (not in obs's scope; open): it misses by "
-        "> 3 SE with its own status ok in 7% of reps"))),
-])
+@pytest.mark.parametrize("estimator", ["regression", "ipw", "aipw", "matching", "dr_learner"])
 def test_limited_overlap_no_silent_wide_misses_by_own_diagnostics(quick, estimator: str) -> None:
     """The same criterion on the estimate's own diagnostics (``EffectEstimate.status``)."""
     row = quick.cell("obs-limited-overlap", estimator)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from causal.scorecard import binomial_band, score_records
+from causal.scorecard import binomial_band, score_records, silent_miss_criterion
 from causal.scorecard.runner import headline
 
 
@@ -87,3 +87,28 @@ def test_headline_pools_hit_rates_over_wide_misses() -> None:
     assert h.loc["a", "hit_rate"] == pytest.approx(0.5)  # 2 of 4 wide misses flagged
     assert h.loc["a", "coverage_min"] == 0.9
     assert math.isnan(h.loc["b", "hit_rate"])
+
+
+def test_silent_miss_criterion_counts_ok_wide_misses_per_estimator() -> None:
+    """From replication records to the criterion: 100 reps, 6 silent wide misses fail it at 5%,
+    2 pass; a wide miss flagged by the result but not by the estimate counts only for _own."""
+    gen = np.random.default_rng(5)
+    frames = []
+    for name, n_silent, n_flagged in (("bad", 6, 0), ("good", 2, 4)):
+        rec = _normal_records(100, int(gen.integers(1 << 30)), se_scale=10.0)  # no wide misses
+        rec["estimator"] = name
+        rec["scenario"] = "lo"
+        for i in range(n_silent + n_flagged):
+            rec.loc[i, ["estimate", "ci_low", "ci_high"]] = [200.0, 180.4, 219.6]  # 19.8 SEs off
+        rec.loc[n_silent:n_silent + n_flagged - 1, "status"] = "fail"  # own stays ok
+        frames.append(rec)
+    crit = silent_miss_criterion(score_records(pd.concat(frames)), "lo").set_index("estimator")
+    assert crit.loc["bad", "silent"] == 6 and not crit.loc["bad", "passes"]
+    assert crit.loc["good", "silent"] == 2 and crit.loc["good", "passes"]
+    assert crit.loc["good", "silent_own"] == 6 and not crit.loc["good", "passes_own"]
+    assert crit.loc["good", "wide_misses"] == 6
+    # the Monte Carlo upper bound is the exact Clopper-Pearson one
+    assert crit.loc["bad", "silent_upper"] == pytest.approx(stats.beta.ppf(0.95, 7, 94))
+    assert crit.loc["bad", "silent_share"] < crit.loc["bad", "silent_upper"] < 0.15
+    with pytest.raises(KeyError, match="nowhere"):
+        silent_miss_criterion(score_records(frames[0]), "nowhere")
