@@ -45,7 +45,7 @@ from causal.experiments.sequential import always_valid
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["VERDICTS", "Experiment", "ExperimentResult"]
 
@@ -797,8 +797,8 @@ def _balance_diagnostics(balance: pd.DataFrame) -> list[Diagnostic]:
 
 
 # -- the result ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExperimentResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExperimentResult(ResultMixin):
     """Immutable result of :meth:`Experiment.analyze`.
 
     Attributes

@@ -31,7 +31,7 @@ from scipy import stats
 from causal.experiments.cluster import SwitchbackDesign, cluster_robust_ols
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, spawn
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = [
     "CarryoverResult",
@@ -179,8 +179,8 @@ class SwitchbackPlan:
                          "balance": self.balance, "start_day_of_week": self.start_day_of_week})
 
 
-@dataclass(frozen=True)
-class SwitchbackSchedule:
+@dataclass(frozen=True, eq=False, repr=False)
+class SwitchbackSchedule(ResultMixin):
     """One drawn schedule: the arm of every unit x slice, with the plan it came from.
 
     ``to_frame()`` has one row per unit x slice: ``unit``, ``slice``, ``start_s``/``end_s``
@@ -393,8 +393,8 @@ def switchback_randomization_test(
 
 
 # -- carryover --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CarryoverResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CarryoverResult(ResultMixin):
     """The previous slice's arm's effect by time into the slice, and the burn-in it implies.
 
     ``profile`` has one row per bin of ``bin_s`` seconds into the slice: ``lag_effect`` (the
@@ -573,8 +573,8 @@ def simulate_switchback(
     return pd.concat(out, ignore_index=True)
 
 
-@dataclass(frozen=True)
-class SwitchbackPower:
+@dataclass(frozen=True, repr=False)
+class SwitchbackPower(ResultMixin):
     """Power of a switchback design by simulation."""
 
     power: float
@@ -587,6 +587,11 @@ class SwitchbackPower:
     truth: float | None
     coverage: float | None
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """None computed (the result protocol's slot)."""
+        return ()
 
     @property
     def bias(self) -> float | None:

@@ -34,7 +34,7 @@ from causal.quasi._common import cluster_se, require, two_way_demean
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -99,8 +99,8 @@ def _check_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray | None
     return w
 
 
-@dataclass(frozen=True)
-class DiDResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class DiDResult(ResultMixin):
     """A DiD estimate (2x2 or TWFE) with its cell means or design facts."""
 
     estimate: EffectEstimate
@@ -293,8 +293,8 @@ class TWFE:
         return DiDResult(est, cells, "TWFE", tuple(diags))
 
 
-@dataclass(frozen=True)
-class StaggeredResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StaggeredResult(ResultMixin):
     """Imputation-estimator ATT, event-study coefficients, pre-trend test, naive TWFE and the
     Callaway-Sant'Anna cross-check."""
 
