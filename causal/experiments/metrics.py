@@ -23,7 +23,12 @@ import pandas as pd
 from scipy import stats
 
 from causal.experiments._data import MomentRequest, Moments
-from causal.experiments.inference import Alternative, RelativeMethod, two_sample_test
+from causal.experiments.inference import (
+    Alternative,
+    RelativeMethod,
+    TwoSampleResult,
+    two_sample_test,
+)
 from causal.experiments.nonparametric import bootstrap_ci
 from causal.experiments.quantile import (
     ArmQuantile,
@@ -31,6 +36,7 @@ from causal.experiments.quantile import (
     cluster_bootstrap_quantile,
     quantile_arm,
 )
+from causal.results import critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.service_level import ServiceLevel
@@ -243,7 +249,7 @@ class RatioOfMeans(Metric):
         mc, vc, nc = self.arm_stats(control, th, xc)
         mt, vt, nt = self.arm_stats(treatment, th, xc)
         res = self._test(mc, vc, nc, mt, vt, nt, ci_level)
-        row = res.to_dict()
+        row = res.to_row()
         row.update(n_control=int(nc), n_treatment=int(nt), theta=th, variance_reduction=0.0)
         if self.has_covariate:
             _, vc0, _ = self.arm_stats(control)
@@ -709,17 +715,15 @@ class MannWhitney(Metric):
             max(auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2), 0)
             / (n1 * n2)
         )
-        z = stats.norm.ppf((1 + ci_level) / 2)
-        return {
-            "mean_control": float(np.mean(control)), "mean_treatment": float(np.mean(treatment)),
-            "effect": auc - 0.5, "se": se, "df": math.inf,
-            "ci_low": auc - 0.5 - z * se, "ci_high": auc - 0.5 + z * se,
-            "pvalue": float(res.pvalue), "rel_effect": math.nan, "rel_ci_low": math.nan,
-            "rel_ci_high": math.nan, "rel_pvalue": math.nan, "test": "Mann-Whitney U",
-            "relative_method": "none", "ci_level": ci_level, "U": float(res.statistic),
-            "n_control": int(n2), "n_treatment": int(n1), "theta": 0.0,
-            "variance_reduction": 0.0,
-        }
+        z = critical_value(ci_level)
+        two = TwoSampleResult(
+            mean_control=float(np.mean(control)), mean_treatment=float(np.mean(treatment)),
+            effect=float(auc - 0.5), se=se, df=math.inf, ci_low=float(auc - 0.5 - z * se),
+            ci_high=float(auc - 0.5 + z * se), pvalue=float(res.pvalue), rel_effect=math.nan,
+            rel_ci_low=math.nan, rel_ci_high=math.nan, rel_pvalue=math.nan,
+            test="Mann-Whitney U", relative_method="none", ci_level=ci_level)
+        return {**two.to_row(), "U": float(res.statistic), "n_control": int(n2),
+                "n_treatment": int(n1), "theta": 0.0, "variance_reduction": 0.0}
 
     def describe(self) -> str:
         return f"ranks of {self.column}"
