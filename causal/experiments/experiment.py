@@ -668,7 +668,8 @@ def _omnibus_failed(key, test: str, diags: list[Diagnostic], why: str) -> dict[s
 
 def _relative_diagnostics(table: pd.DataFrame, metrics: Mapping[str, Metric]) -> list[Diagnostic]:
     """A relative CI that is NaN although the relative effect exists (log method, arm means of
-    different sign) must not pass silently."""
+    different sign) must not pass silently.
+    """
     if table.empty or "relative_method" not in table.columns:
         return []
     bad = table[(table["relative_method"] == "log") & table["rel_ci_low"].isna()

@@ -102,16 +102,19 @@ class Metric:
         raise TypeError(f"{type(self).__name__} must define requests() or set raw = True")
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return ()
 
     def all_columns(self) -> tuple[str, ...]:
+        """Every column the metric needs (sufficient statistics and raw columns)."""
         reqs = self.requests("_") if not self.raw else []
         cols = [c for r in reqs for c in r.columns] + list(self.raw_columns())
         return tuple(dict.fromkeys(cols))
 
     def source_columns(self) -> tuple[str, ...]:
         """Columns the input data must have (differs from :meth:`all_columns` for derived
-        metrics, whose statistics are computed from other columns)."""
+        metrics, whose statistics are computed from other columns).
+        """
         return self.all_columns()
 
     @property
@@ -190,10 +193,12 @@ class RatioOfMeans(Metric):
         return tuple(dict.fromkeys(c for c in cols if c is not None))
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return [MomentRequest(key, self._cols())]
 
     @property
     def has_covariate(self) -> bool:
+        """Whether the metric is CUPED-adjusted by a pre-period covariate."""
         return self.covariate is not None
 
     # -- unit-level (linearised) statistics -----------------------------------------------
@@ -267,6 +272,7 @@ class RatioOfMeans(Metric):
         )
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         base = f"{self.numerator}/{self.denominator}" if self.denominator else self.numerator
         return base + (f" | CUPED on {self.covariate}" if self.covariate else "")
 
@@ -303,6 +309,7 @@ class Mean(RatioOfMeans):
 
     @property
     def column(self) -> str:
+        """The outcome column."""
         return self.numerator
 
 
@@ -337,9 +344,11 @@ class Proportion(RatioOfMeans):
 
     @property
     def column(self) -> str:
+        """The outcome column."""
         return self.numerator
 
     def arm_stats(self, m: Moments, theta: float = 0.0, x_center: float = 0.0):
+        """Mean, variance and size of one arm (CUPED-adjusted with ``theta`` about ``x_center``)."""
         p = m.mean(self.numerator)
         sq = m.cross[0, 0] / m.n if m.n else math.nan
         if m.n and abs(sq - p) > 1e-9:  # sum of squares == sum only for 0/1 values
@@ -425,16 +434,20 @@ class Quantile(Metric):
 
     @property
     def always_valid(self) -> bool:  # type: ignore[override]
+        """Whether always-valid (sequential) intervals apply to this metric's method."""
         return self.method in ("woodruff", "cluster_bootstrap")
 
     @property
     def has_covariate(self) -> bool:
+        """Whether the metric is CUPED-adjusted by a pre-period covariate."""
         return self.covariate is not None
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,) + ((self.covariate,) if self.covariate else ())
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
     def _label(self) -> str:
@@ -559,13 +572,15 @@ class Quantile(Metric):
         }
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"p{self.q * 100:g} of {self.column}" + (
             f" | CUPED on {self.covariate}" if self.covariate else "")
 
 
 def _pooled_theta(arms: list[ArmQuantile]) -> tuple[float, float]:
     """CUPED θ for the linearised quantile statistic, pooled over arms, and the pooled mean
-    covariate."""
+    covariate.
+    """
     x = np.concatenate([a.x_unit for a in arms])
     lin = np.concatenate([a.linear for a in arms])  # mean 0 within each arm
     x_pool = float(x.mean())
@@ -638,6 +653,7 @@ class ServiceLevelMetric(RatioOfMeans):
         )
 
     def source_columns(self) -> tuple[str, ...]:
+        """The contact columns the service level is computed from."""
         cols = [self.answered, self.abandoned, self.wait, self.covariate]
         return tuple(dict.fromkeys(c for c in cols if c is not None))
 
@@ -667,6 +683,7 @@ class ServiceLevelMetric(RatioOfMeans):
         return {self.numerator: met.astype(float), self.denominator: den.astype(float)}
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"service level: {self.service_level.name}" + (
             f" | CUPED on {self.covariate}" if self.covariate else "")
 
@@ -700,12 +717,15 @@ class MannWhitney(Metric):
     always_valid: ClassVar[bool] = False
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,)
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
     def compare_raw(self, control, treatment, *, ci_level: float, rng: RNGLike) -> dict[str, Any]:
+        """Compare treatment with control on the raw values (one table row)."""
         res = stats.mannwhitneyu(treatment, control, alternative="two-sided")
         n1, n2 = treatment.size, control.size
         auc = res.statistic / (n1 * n2)
@@ -726,4 +746,5 @@ class MannWhitney(Metric):
                 "n_treatment": int(n1), "theta": 0.0, "variance_reduction": 0.0}
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"ranks of {self.column}"

@@ -190,6 +190,7 @@ class StopDecision:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable(asdict(self))
 
 

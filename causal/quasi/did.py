@@ -52,7 +52,8 @@ def _check_ci_level(ci_level: float) -> None:
 def _weighted_demean(M: np.ndarray, unit: np.ndarray, time: np.ndarray, w: np.ndarray, *,
                      tol: float = 1e-10, max_iter: int = 1000) -> np.ndarray:
     """Residualise the columns of ``M`` on unit and time effects by weighted alternating
-    projections (weighted within transformation; unbalanced panels allowed)."""
+    projections (weighted within transformation; unbalanced panels allowed).
+    """
     M = np.array(M, dtype=float, copy=True).reshape(len(M), -1)
     ui, ti = pd.factorize(unit)[0], pd.factorize(time)[0]
     nu, nt = ui.max() + 1, ti.max() + 1
@@ -310,7 +311,8 @@ class TWFE:
 @dataclass(frozen=True, eq=False, repr=False)
 class StaggeredResult(ResultMixin):
     """Imputation-estimator ATT, event-study coefficients, pre-trend test, naive TWFE and the
-    Callaway-Sant'Anna cross-check."""
+    Callaway-Sant'Anna cross-check.
+    """
 
     att: EffectEstimate
     twfe: EffectEstimate
@@ -349,7 +351,8 @@ class StaggeredResult(ResultMixin):
 
     def plot(self, ax: Any = None):
         """Event-study plot: imputation and Callaway-Sant'Anna effects by period relative to
-        adoption, with normal intervals at the spec's ``ci_level`` (that of :attr:`att`)."""
+        adoption, with normal intervals at the spec's ``ci_level`` (that of :attr:`att`).
+        """
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots(figsize=(6, 3.5))[1]
@@ -610,7 +613,8 @@ class StaggeredDiD:
     def _group_time(self, df: pd.DataFrame, keep_table: bool = False) -> Any:
         """Callaway-Sant'Anna: ATT(g, t) of each cohort g against not-yet- (or never-) treated
         units, long differences from the period before adoption (universal base), aggregated to
-        event times and to the overall ATT with cohort-size weights."""
+        event times and to the overall ATT with cohort-size weights.
+        """
         cell = df.groupby(["_u", "_t"]).apply(
             lambda f: pd.Series({"y": np.average(f[self.outcome], weights=f["_w"])
                                  if f["_w"].sum() > 0 else np.nan, "w": f["_w"].sum()}),
@@ -670,7 +674,8 @@ class StaggeredDiD:
     @staticmethod
     def _impute(y, u, t, fit_mask, target_mask, X=None, w=None) -> np.ndarray:
         """Fit y = a_u + l_t (+ X g) on ``fit_mask`` rows (weighted by ``w``); return
-        y - prediction on ``target_mask``."""
+        y - prediction on ``target_mask``.
+        """
         uf, tf, yf = u[fit_mask], t[fit_mask], y[fit_mask]
         nu, nt = u.max() + 1, t.max() + 1
         gamma = None

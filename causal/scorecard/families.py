@@ -217,7 +217,8 @@ def sensitivity_record(world: World, sens: Any, ci_level: float = 0.95) -> dict[
     confounder as strong as the world's hidden one (its true partial R² with treatment and
     outcome, known here), and a warning when a confounder as strong as the strongest observed
     covariate would move the estimate outside its own interval (what an analyst can check). The
-    interval is at ``ci_level``."""
+    interval is at ``ci_level``.
+    """
     q = critical_value(ci_level)
     f = world.frame
     x = f[["x1", "x2", "x3"]].to_numpy(float)
