@@ -20,6 +20,6 @@ bayes
 
 from __future__ import annotations
 
-from causal.results import EffectEstimate
+from causal.results import EffectEstimate, critical_value
 
-__all__ = ["EffectEstimate"]
+__all__ = ["EffectEstimate", "critical_value"]

@@ -9,7 +9,25 @@ from typing import Any
 
 from scipy import stats
 
+from servicelab.errors import DesignError
 from servicelab.results import Diagnostic, Status, jsonable, worst_status
+
+
+def critical_value(ci_level: float = 0.95, df: float | None = None) -> float:
+    """The two-sided critical value of a Wald interval at ``ci_level`` (normal, or t with ``df``).
+
+    The half-width of an interval (or error bar) from a standard error is
+    ``critical_value(ci_level) * se``; :meth:`EffectEstimate.from_se` builds whole estimates.
+
+    Examples
+    --------
+    >>> round(critical_value(0.95), 4), round(critical_value(0.90), 4), round(critical_value(0.95, 10), 4)
+    (1.96, 1.6449, 2.2281)
+    """
+    if not 0 < ci_level < 1:
+        raise DesignError(f"ci_level must be in (0, 1); got {ci_level!r}")
+    dist = stats.t(df) if df is not None else stats.norm
+    return float(dist.ppf(0.5 + ci_level / 2))
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ class EffectEstimate:
         ok = se is not None and math.isfinite(float(se)) and float(se) > 0
         if ok:
             dist = stats.t(df) if df is not None else stats.norm
-            q = float(dist.ppf(0.5 + ci_level / 2))
+            q = critical_value(ci_level, df)
             s = float(se)
             lo, hi = est - q * s, est + q * s
             if pvalue is None:

@@ -196,7 +196,8 @@ class ServiceLevel:
 
     def with_threshold(self, threshold_s: float) -> ServiceLevel:
         """The same definition at another threshold (a short-abandon limit tied to the old
-        threshold, as in the legacy names, moves with it)."""
+        threshold, as in the legacy names, moves with it).
+        """
         from dataclasses import replace
 
         s = self.short_abandon_s

@@ -206,7 +206,8 @@ _DEPRECATED = {
 
 def __getattr__(name: str) -> Any:
     """Deprecated names: ``SL_DEFINITIONS`` (use :class:`ServiceLevel`) and ``StaffingSimulator``
-    (use :class:`PlanSimulator`); both warn when used."""
+    (use :class:`PlanSimulator`); both warn when used.
+    """
     if name in _DEPRECATED:
         import importlib
 

@@ -396,7 +396,8 @@ class _ResultMixin(ResultMixin):
 
     def plot(self, ax: Any = None) -> Any:
         """The headline measures around this result (service level by threshold, or delay
-        probability by agents), this result marked."""
+        probability by agents), this result marked.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -430,7 +431,8 @@ class _ResultMixin(ResultMixin):
 
 def _at(result: Any, service_level: ServiceLevel | float | None, definition: str | None) -> ServiceLevel:
     """The definition ``service_level_at`` evaluates: a number is a threshold for the result's own
-    definition; a legacy string keeps working (deprecated)."""
+    definition; a legacy string keeps working (deprecated).
+    """
     if definition is not None:
         t = result.service_level_definition.threshold_s if service_level is None else service_level
         return resolve_service_level(_nonneg("threshold_s", t), definition, stacklevel=4)
@@ -491,7 +493,8 @@ class ErlangCResult(_ResultMixin):
     ) -> float:
         """Service level under another definition or threshold (a number: this result's
         definition at that threshold). Without abandonment every definition gives
-        ``1 - C exp(-(n mu - lambda) t)``; ``definition`` (a former string name) is deprecated."""
+        ``1 - C exp(-(n mu - lambda) t)``; ``definition`` (a former string name) is deprecated.
+        """
         sl = _at(self, service_level, definition)
         gap = self.agents / self.aht_s - self.arrivals_per_hour / 3600.0
         within = 1.0 - self.p_wait * math.exp(-gap * sl.threshold_s)
@@ -736,7 +739,8 @@ def erlang_a(
 def _erlang_a_chain(lam_h: float, aht: float, n: int, pat: float, sl: ServiceLevel) -> ErlangAResult:
     """Erlang A measures from the chain alone (validated inputs); ``service_level`` and
     ``p_virtual_wait_le_t`` are left NaN for the caller (the staffing search computes only what it
-    needs)."""
+    needs).
+    """
     lam, mu, theta = lam_h / 3600.0, 1.0 / aht, 1.0 / pat
     nmu = n * mu
     if lam == 0:
@@ -791,7 +795,7 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 # -- approximations ----------------------------------------------------------------------------
 def _log_hazard(x: float) -> float:
-    """log of the standard normal hazard phi(x) / (1 - Phi(x)), stable in both tails."""
+    """Log of the standard normal hazard phi(x) / (1 - Phi(x)), stable in both tails."""
     return float(stats.norm.logpdf(x) - stats.norm.logsf(x))
 
 

@@ -165,6 +165,7 @@ class Trace:
         return float(np.nextafter(self.times_s[-1], np.inf))
 
     def expected_count(self, t0: float, t1: float) -> float:
+        """Contacts of the trace in ``[t0, t1)`` seconds."""
         return float(np.sum((self.times_s >= t0) & (self.times_s < t1)))
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:  # noqa: ARG002 - arrival-process interface; a trace is fixed

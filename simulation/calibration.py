@@ -538,7 +538,8 @@ class Calibration(ResultMixin):
 
     def forecast(self, queue: str) -> Any:
         """The observed arrivals of ``queue`` as a :class:`simulation.arrivals.IntervalForecast`
-        (time 0 = the first interval), ready for the simulator."""
+        (time 0 = the first interval), ready for the simulator.
+        """
         from simulation.arrivals import IntervalForecast
 
         sel = self.arrivals[self.arrivals["queue"] == queue]
@@ -689,6 +690,7 @@ class CalibrationValidation(ResultMixin):
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result, as :class:`~servicelab.Diagnostic` values."""
         j = self.judged
         key = self.service_level_definition.key
         ab, sl = j[j["measure"] == "abandon_rate"], j[j["measure"] == key]
@@ -707,6 +709,7 @@ class CalibrationValidation(ResultMixin):
             "levels with care", value),)
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         return Summary(
             "Calibrated simulator against the observed contacts",
             self.table,
@@ -717,6 +720,7 @@ class CalibrationValidation(ResultMixin):
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({
             "window": list(self.window), "n_reps": self.n_reps, "ci_level": self.ci_level,
             "tolerance": self.tolerance, "warmup_s": self.warmup_s, "passed": self.passed,

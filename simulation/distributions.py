@@ -62,6 +62,7 @@ class Exponential:
         _positive("Exponential.mean", self.mean)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from the distribution using ``rng``."""
         return rng.exponential(self.mean, n)
 
 
@@ -84,6 +85,7 @@ class LogNormal:
         _positive("LogNormal.cv", self.cv)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from the distribution using ``rng``."""
         s2 = np.log1p(self.cv**2)
         return rng.lognormal(np.log(self.mean) - s2 / 2, np.sqrt(s2), n)
 
@@ -100,6 +102,7 @@ class Gamma:
         _positive("Gamma.cv", self.cv)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from the distribution using ``rng``."""
         shape = 1.0 / self.cv**2
         return rng.gamma(shape, self.mean / shape, n)
 
@@ -116,9 +119,11 @@ class Deterministic:
 
     @property
     def mean(self) -> float:
+        """The distribution's mean."""
         return float(self.value)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # noqa: ARG002 - distribution interface; constant
+        """``n`` independent draws from the distribution using ``rng``."""
         return np.full(n, float(self.value))
 
 
@@ -129,6 +134,7 @@ class Never:
     mean: float = float("inf")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # noqa: ARG002 - distribution interface; constant
+        """``n`` independent draws from the distribution using ``rng``."""
         return np.full(n, np.inf)
 
 
@@ -145,9 +151,11 @@ class Empirical:
 
     @property
     def mean(self) -> float:
+        """The distribution's mean."""
         return float(np.mean(self.values))
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from the distribution using ``rng``."""
         return rng.choice(np.asarray(self.values, dtype=float), size=n, replace=True)
 
 
@@ -183,9 +191,11 @@ class Scaled:
 
     @property
     def mean(self) -> float:
+        """The distribution's mean."""
         return float(self.base.mean) * self.factor
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from the distribution using ``rng``."""
         return np.asarray(self.base.sample(rng, n), dtype=float) * self.factor
 
 

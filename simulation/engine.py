@@ -241,6 +241,7 @@ class DispatchState:
 
     @property
     def now(self) -> float:
+        """The simulation clock (seconds)."""
         return self._env.now
 
     def idle_agent(self, g: int) -> int | None:
@@ -349,6 +350,7 @@ class ContactCentre:
 
     @property
     def n_agents(self) -> int:
+        """Agents over all groups."""
         return int(sum(g.n for g in self.agents))
 
     def with_routing(self, routing: Any) -> ContactCentre:

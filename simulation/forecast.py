@@ -46,7 +46,7 @@ import pandas as pd
 
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, seed_int
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.validation import require_columns
 
 __all__ = [
@@ -409,8 +409,8 @@ def _fit(spec: ArrivalForecaster, wide: pd.DataFrame, h: int, gen: np.random.Gen
 
 
 # -- the result --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ArrivalForecast:
+@dataclass(frozen=True, eq=False, repr=False)
+class ArrivalForecast(ResultMixin):
     """A probabilistic arrival forecast (from :meth:`ArrivalForecaster.fit`).
 
     Attributes
@@ -508,8 +508,8 @@ class ArrivalForecast:
 
 
 # -- backtest ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ForecastBacktest:
+@dataclass(frozen=True, eq=False, repr=False)
+class ForecastBacktest(ResultMixin):
     """Rolling-origin backtest of an :class:`ArrivalForecaster` (from :func:`backtest_forecast`).
 
     ``table``: one row per origin, series and method (the forecaster and the weekly seasonal-naive

@@ -114,10 +114,12 @@ class SimulationRun(ResultMixin):
 
     @property
     def n_contacts(self) -> int:
+        """Contacts simulated."""
         return int(self.records_arrays["arrival_s"].size)
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result, as :class:`~servicelab.Diagnostic` values."""
         return diagnostics_for(self.records_arrays, self.info)
 
     def records(self) -> pd.DataFrame:
@@ -202,6 +204,7 @@ class SimulationRun(ResultMixin):
         return out
 
     def summary(self, service_level: ServiceLevel | None = None) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         sl = service_level or ServiceLevel(20.0)
         m = self.measures((sl,))
         table = pd.DataFrame({"measure": list(m), "value": list(m.values())})

@@ -160,6 +160,7 @@ class ReplicationResult(ResultMixin):
 
     @property
     def table(self) -> pd.DataFrame:
+        """One row per replication with every measure."""
         rows = []
         for col in self.measures:
             x = self.replications[col].to_numpy(float)
@@ -188,6 +189,7 @@ class ReplicationResult(ResultMixin):
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result, as :class:`~servicelab.Diagnostic` values."""
         n = len(self.replications)
         out = [
             Diagnostic(
@@ -214,6 +216,7 @@ class ReplicationResult(ResultMixin):
         return tuple(out)
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         return Summary(
             "Simulation replications",
             self.table,
@@ -243,6 +246,7 @@ class ReplicationResult(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({
             "ci_level": self.ci_level,
             "n_reps": self.n_reps,
@@ -319,6 +323,7 @@ class PairedComparison(ResultMixin):
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result, as :class:`~servicelab.Diagnostic` values."""
         ok = self.n_reps >= 5
         return (
             Diagnostic("pairing", "ok", f"{self.n_reps} paired replications (same seeds, same contacts)",
@@ -329,6 +334,7 @@ class PairedComparison(ResultMixin):
         )
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         return Summary(
             f"Paired comparison: {self.label_a} - {self.label_b}",
             self.table,
@@ -362,6 +368,7 @@ class PairedComparison(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({
             "label_a": self.label_a, "label_b": self.label_b, "n_reps": self.n_reps,
             "ci_level": self.ci_level,

@@ -78,9 +78,11 @@ class RoutingPolicy(Protocol):
 
     reconsider_after_s: float | None
 
-    def select_agent(self, state: Any, contact: int) -> int | None: ...
+    def select_agent(self, state: Any, contact: int) -> int | None:
+        """The idle agent to give ``contact`` to, or None to leave it queued."""
 
-    def select_queue(self, state: Any, agent: int) -> int | None: ...
+    def select_queue(self, state: Any, agent: int) -> int | None:
+        """The queue whose oldest contact the freed ``agent`` takes, or None to stay idle."""
 
 
 def _longest_idle(state: Any, groups: tuple[int, ...]) -> int | None:
@@ -125,6 +127,7 @@ class FIFO:
     reconsider_after_s = None
 
     def select_agent(self, state: Any, contact: int) -> int | None:
+        """The idle agent to give ``contact`` to, or None to leave it queued."""
         idle_agent = state.idle_agent
         for g in state.groups_for_queue[state.queue_of[contact]]:
             a = idle_agent(g)
@@ -133,6 +136,7 @@ class FIFO:
         return None
 
     def select_queue(self, state: Any, agent: int) -> int | None:
+        """The queue whose oldest contact the freed ``agent`` takes, or None to stay idle."""
         return _oldest(state, state.queues_for_group[state.group_of[agent]])
 
 
@@ -143,9 +147,11 @@ class LongestIdleAgent:
     reconsider_after_s = None
 
     def select_agent(self, state: Any, contact: int) -> int | None:
+        """The idle agent to give ``contact`` to, or None to leave it queued."""
         return _longest_idle(state, state.groups_for_queue[state.queue_of[contact]])
 
     def select_queue(self, state: Any, agent: int) -> int | None:
+        """The queue whose oldest contact the freed ``agent`` takes, or None to stay idle."""
         return _oldest(state, state.queues_for_group[state.group_of[agent]])
 
 
@@ -160,9 +166,11 @@ class StaticPriority:
     reconsider_after_s = None
 
     def select_agent(self, state: Any, contact: int) -> int | None:
+        """The idle agent to give ``contact`` to, or None to leave it queued."""
         return _longest_idle(state, state.groups_for_queue[state.queue_of[contact]])
 
     def select_queue(self, state: Any, agent: int) -> int | None:
+        """The queue whose oldest contact the freed ``agent`` takes, or None to stay idle."""
         best = None
         key = None
         head = state.head
@@ -200,9 +208,11 @@ class SkillsBasedOverflow:
 
     @property
     def reconsider_after_s(self) -> float:
+        """Seconds after which a waiting contact is offered to the secondary groups."""
         return float(self.threshold_s)
 
     def select_agent(self, state: Any, contact: int) -> int | None:
+        """The idle agent to give ``contact`` to, or None to leave it queued."""
         q = state.queue_of[contact]
         a = _longest_idle(state, state.primary_groups[q])
         if a is not None:
@@ -212,6 +222,7 @@ class SkillsBasedOverflow:
         return None
 
     def select_queue(self, state: Any, agent: int) -> int | None:
+        """The queue whose oldest contact the freed ``agent`` takes, or None to stay idle."""
         g = state.group_of[agent]
         q = _oldest(state, state.primary_queues[g])
         if q is not None:

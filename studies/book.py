@@ -142,7 +142,8 @@ class _Job:
 
 def _execute(job: _Job, timeout: int) -> float:
     """Execute one notebook into its cache file (the kernel runs in the page's folder and inherits
-    this process's environment); return the seconds it took."""
+    this process's environment); return the seconds it took.
+    """
     import nbformat
     from jupyter_client.manager import KernelManager
     from myst_nb.core.read import read_myst_markdown_notebook

@@ -124,6 +124,34 @@ def _boundaries():
     return GroupSequentialDesign(n_looks=5, alpha=0.05, spending="classical_pocock").boundaries()
 
 
+@factory("causal.experiments.switchback.SwitchbackSchedule")
+def _switchback_schedule():
+    from causal.experiments import SwitchbackPlan
+    return SwitchbackPlan(("a", "b"), days=2, slice_s=7200, burn_in_s=600).generate(rng=1)
+
+
+@factory("causal.experiments.switchback.CarryoverResult")
+def _carryover():
+    from causal.experiments import estimate_carryover, simulate_switchback
+    sched = _switchback_schedule()
+    sim = simulate_switchback(sched, effect=-10.0, relax_s=600, rng=2)
+    return estimate_carryover(sim, sched, outcome="y", time="t_s", unit="unit", bin_s=2400)
+
+
+@factory("causal.experiments.switchback.SwitchbackPower")
+def _switchback_power():
+    from causal.experiments import (
+        SwitchbackDesign,
+        SwitchbackPlan,
+        simulate_switchback,
+        switchback_power,
+    )
+    plan = SwitchbackPlan(("a", "b"), days=2, slice_s=7200)
+    design = SwitchbackDesign("y", "t_s", "unit", slice_s=7200)
+    return switchback_power(plan, design, lambda s, g: simulate_switchback(s, effect=-8.0, rng=g),
+                            n_sims=3, truth=-8.0, rng=1)
+
+
 # causal.observational
 def _obs_frame(n: int = 400, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -517,6 +545,26 @@ def _plan_verification():
     return verify_schedule_by_simulation(np.array([12, 22, 12]), sim, target_sl=0.8, n_reps=3, rng=1)
 
 
+def _arrival_history(days: int = 35) -> pd.DataFrame:
+    idx = pd.date_range("2026-01-05", periods=days * 48, freq="30min")
+    lam = 10 + 8 * np.sin(np.arange(idx.size) % 48 / 48 * np.pi) ** 2
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"interval_start": idx, "queue": "q", "arrivals": rng.poisson(lam)})
+
+
+@factory("simulation.forecast.ArrivalForecast")
+def _arrival_forecast():
+    from simulation.forecast import ArrivalForecaster
+    return ArrivalForecaster(model="seasonal_naive", n_paths=20).fit(_arrival_history(), 7, rng=1)
+
+
+@factory("simulation.forecast.ForecastBacktest")
+def _forecast_backtest():
+    from simulation.forecast import ArrivalForecaster, backtest_forecast
+    return backtest_forecast(ArrivalForecaster(model="seasonal_naive", n_paths=20), _arrival_history(),
+                             horizon_days=7, n_windows=1, rng=1)
+
+
 @factory("simulation.calibration.KaplanMeier")
 def _sim_km():
     from simulation import kaplan_meier
@@ -545,19 +593,9 @@ _EDITED = "module under edit by another engineer (issue 10 merge): "
 _MIXIN = _EDITED + "add servicelab.ResultMixin as the first base"
 _EQ = _EDITED + "declare @dataclass(frozen=True, eq=False, repr=False): it holds frames"
 PENDING: dict[tuple[str, str], str] = {
-    ("causal.experiments.experiment.ExperimentResult", "eq"): _EQ,
-    ("causal.experiments.experiment.ExperimentResult", "display"): _MIXIN,
-    ("causal.experiments.sequential.SequentialBoundaries", "plot"): _EDITED + "add plot(ax=None)",
-    ("causal.experiments.sequential.SequentialBoundaries", "diagnostics"): _EDITED + "add diagnostics",
-    ("causal.experiments.sequential.SequentialBoundaries", "display"): _MIXIN,
     ("causal.observational.heterogeneity.CateResult", "eq"): _EQ,
     ("causal.observational.heterogeneity.CateResult", "display"): _MIXIN,
-    ("causal.observational.iv.IVResult", "display"): _MIXIN,
     ("causal.observational.pipeline.ObservationalResult", "display"): _MIXIN,
-    ("causal.quasi.did.DiDResult", "eq"): _EQ,
-    ("causal.quasi.did.DiDResult", "display"): _MIXIN,
-    ("causal.quasi.did.StaggeredResult", "eq"): _EQ,
-    ("causal.quasi.did.StaggeredResult", "display"): _MIXIN,
 }
 
 

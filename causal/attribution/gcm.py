@@ -127,7 +127,8 @@ class MechanismAttribution:
 
 def _assign(model: Any, data: pd.DataFrame) -> None:
     """Explicit mechanisms (fast and stable): empirical roots, linear additive noise for numeric
-    non-root nodes, logistic classifiers for categorical ones (DoWhy encodes categorical parents)."""
+    non-root nodes, logistic classifiers for categorical ones (DoWhy encodes categorical parents).
+    """
     from dowhy import gcm
 
     for node in model.graph.nodes:

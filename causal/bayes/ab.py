@@ -196,6 +196,7 @@ class ABResult(ResultMixin):
 
     @property
     def relative_lift(self) -> np.ndarray:
+        """Posterior draws of the relative lift (treatment / control - 1)."""
         return self.mean_treatment / self.mean_control - 1
 
     @property
@@ -223,6 +224,7 @@ class ABResult(ResultMixin):
 
     @property
     def p_rope(self) -> float:
+        """Posterior probability that the relative lift lies in the ROPE."""
         lo, hi = self.spec.rope
         r = self.relative_lift
         return float(np.mean((r >= lo) & (r <= hi)))
@@ -242,6 +244,7 @@ class ABResult(ResultMixin):
         return "undecided: collect more data"
 
     def estimate(self, relative: bool = False) -> EffectEstimate:
+        """The absolute (or ``relative``) lift as an :class:`~causal.EffectEstimate` with its equal-tailed interval."""
         d = self.relative_lift if relative else self.lift
         a = (1 - self.spec.ci_level) / 2
         return EffectEstimate(
@@ -251,6 +254,7 @@ class ABResult(ResultMixin):
             int(self.stats.filter(regex="^n").to_numpy().sum()))
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         rows = []
         for name, d in (("absolute lift", self.lift), ("relative lift", self.relative_lift)):
             e = self.estimate(relative=name.startswith("relative"))
@@ -285,6 +289,7 @@ class ABResult(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({
             "metric": self.spec.metric, "outcome": self.spec.outcome,
             "absolute": self.estimate().to_dict(), "relative": self.estimate(True).to_dict(),
@@ -295,6 +300,7 @@ class ABResult(ResultMixin):
         })
 
     def to_netcdf(self, path: str | Path) -> Path:
+        """Write the posterior (ArviZ InferenceData) to ``path`` as NetCDF; return the path."""
         if self.idata is None:
             raise DesignError("this posterior is conjugate Monte Carlo, not MCMC: no InferenceData")
         return save_netcdf(self.idata, path)

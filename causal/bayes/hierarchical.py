@@ -495,16 +495,19 @@ class PriorPredictiveCheck(ResultMixin):
 
     @property
     def share_implausible_outcome(self) -> float:
+        """Share of prior-predictive typical outcomes outside the plausible range."""
         lo, hi = self.spec.plausible_outcome
         return float(np.mean((self.typical < lo) | (self.typical > hi)))
 
     @property
     def share_implausible_ratio(self) -> float:
+        """Share of prior-predictive effect ratios outside the plausible range."""
         lo, hi = self.spec.plausible_ratio
         return float(np.mean((self.ratio < lo) | (self.ratio > hi)))
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Checks on the result, as :class:`~servicelab.Diagnostic` values."""
         out = []
         for name, share, limit, what in (
             ("prior_outcome", self.share_implausible_outcome, 0.05, "typical outcomes"),
@@ -581,6 +584,7 @@ class HierarchicalResult(ResultMixin):
 
     @property
     def censored(self) -> bool:
+        """Whether the outcome is right-censored at a follow-up horizon."""
         return self.prepared.followup is not None
 
     def summary(self) -> Summary:

@@ -75,6 +75,7 @@ class BayesianITS:
     population: str = "the treated series over the post-period"
 
     def fit(self, frame: pd.DataFrame, rng: RNGLike = None) -> BayesianITSResult:
+        """Sample the posterior of the pre-period model and the post-period counterfactual."""
         require_columns(frame, [self.value, self.time], "BayesianITS")
         f = frame[[self.time, self.value]].sort_values(self.time).reset_index(drop=True)
         if f[self.time].duplicated().any():
@@ -143,10 +144,12 @@ class BayesianITSResult(ResultMixin):
 
     @property
     def average_effect(self) -> EffectEstimate:
+        """The average effect per post-period, with its posterior interval."""
         return self._est(self.pointwise.mean(axis=1), "ATT (average per period)")
 
     @property
     def cumulative_effect(self) -> EffectEstimate:
+        """The cumulative effect over the post-period, with its posterior interval."""
         return self._est(self.pointwise.sum(axis=1), "ATT (cumulative)")
 
     @property
@@ -167,6 +170,7 @@ class BayesianITSResult(ResultMixin):
             "effect_high": self.observed - np.quantile(cf, a, axis=0)})
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         rows = [{"quantity": name, "estimate": e.estimate, "ci_low": e.ci_low,
                  "ci_high": e.ci_high}
                 for name, e in (("average effect", self.average_effect),
@@ -218,6 +222,7 @@ class BayesianITSResult(ResultMixin):
         return fig
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({"value": self.spec.value, "intervention": str(self.spec.intervention),
                          "average_effect": self.average_effect.to_dict(),
                          "cumulative_effect": self.cumulative_effect.to_dict(),
@@ -225,6 +230,7 @@ class BayesianITSResult(ResultMixin):
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
     def to_netcdf(self, path: str | Path) -> Path:
+        """Write the posterior (ArviZ InferenceData) to ``path`` as NetCDF; return the path."""
         if self.idata is None:
             raise DesignError("no InferenceData on this result")
         return save_netcdf(self.idata, path)

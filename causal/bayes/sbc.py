@@ -63,9 +63,11 @@ class SBCResult(ResultMixin):
 
     @property
     def coverage(self) -> dict[str, float]:
+        """Share of simulations whose interval covered the true value, per parameter."""
         return {c: float(self.covered[c].mean()) for c in self.covered}
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         p = self.uniformity_pvalues()
         table = pd.DataFrame({"parameter": list(p), "rank_uniformity_p": list(p.values()),
                               f"coverage_{int(self.ci_level * 100)}": list(self.coverage.values())})
@@ -86,6 +88,7 @@ class SBCResult(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({"n_sims": len(self.ranks), "n_draws": self.n_draws,
                          "uniformity_p": self.uniformity_pvalues(), "coverage": self.coverage,
                          "ci_level": self.ci_level, "info": self.info,

@@ -134,7 +134,8 @@ def _wild_bootstrap_p(y, X, groups, coef, n_boot, gen, weights):
 
 def _wild_core(S, XgY, XgX, n, coef, n_boot, gen, weights):
     """Vectorised wild cluster bootstrap from per-cluster scores of the restricted fit:
-    ``S[:, g] = X_g' e~_g``, ``XgY[:, g] = X_g' y~_g`` and ``XgX[g] = X_g' X_g``."""
+    ``S[:, g] = X_g' e~_g``, ``XgY[:, g] = X_g' y~_g`` and ``XgX[g] = X_g' X_g``.
+    """
     p, G = S.shape
     XtX = XgX.sum(axis=0)
     M = np.linalg.inv(XtX)
@@ -289,6 +290,7 @@ class ClusterResult(ResultMixin):
     ci_level: float = 0.95
 
     def estimate(self) -> EffectEstimate:
+        """The effect as an :class:`~causal.EffectEstimate` (CR2 SE, Bell-McCaffrey df interval)."""
         return EffectEstimate(
             "ATE", self.info.get("population", "clusters"), "OLS, CR2 + Bell-McCaffrey df",
             self.effect, self.se_cr2, self.ci_low, self.ci_high, self.ci_level,
@@ -296,6 +298,7 @@ class ClusterResult(ResultMixin):
         )
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (table, key facts, diagnostics)."""
         tab = pd.DataFrame([
             {"method": "CR2 + Satterthwaite (BM) df", "effect": self.effect, "se": self.se_cr2,
              "df": self.df, "ci_low": self.ci_low, "ci_high": self.ci_high,
@@ -313,6 +316,7 @@ class ClusterResult(ResultMixin):
                        diagnostics=self.diagnostics)
 
     def plot(self, ax=None):
+        """Draw the result on ``ax`` (a new figure when None) and return the Axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -325,6 +329,7 @@ class ClusterResult(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "diagnostics"}
         d["diagnostics"] = [x.to_dict() for x in self.diagnostics]
         return jsonable(d)

@@ -45,7 +45,7 @@ from causal.experiments.sequential import always_valid
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = ["VERDICTS", "Experiment", "ExperimentResult"]
 
@@ -668,7 +668,8 @@ def _omnibus_failed(key, test: str, diags: list[Diagnostic], why: str) -> dict[s
 
 def _relative_diagnostics(table: pd.DataFrame, metrics: Mapping[str, Metric]) -> list[Diagnostic]:
     """A relative CI that is NaN although the relative effect exists (log method, arm means of
-    different sign) must not pass silently."""
+    different sign) must not pass silently.
+    """
     if table.empty or "relative_method" not in table.columns:
         return []
     bad = table[(table["relative_method"] == "log") & table["rel_ci_low"].isna()
@@ -797,8 +798,8 @@ def _balance_diagnostics(balance: pd.DataFrame) -> list[Diagnostic]:
 
 
 # -- the result ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExperimentResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExperimentResult(ResultMixin):
     """Immutable result of :meth:`Experiment.analyze`.
 
     Attributes

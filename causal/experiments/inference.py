@@ -72,15 +72,19 @@ class TwoSampleResult(ResultMixin):
                            "or too few units; check the metric and the arm sizes", self.se),)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dictionary (NaN kept: ``Metric.compare`` builds table rows from it).
+        """The fields as JSON-safe data: Python scalars, NaN and infinities as None.
 
-        ``jsonable(result.to_dict())`` is JSON-safe; once the experiment metrics read
-        :meth:`to_row` this returns JSON-safe values itself.
+        Examples
+        --------
+        >>> import json
+        >>> r = two_sample_test(1.0, 1.0, 1000, 1.1, 1.0, 1000, use_t=False)
+        >>> r.to_row()["df"], r.to_dict()["df"], bool(json.dumps(r.to_dict(), allow_nan=False))
+        (inf, None, True)
         """
-        return self.to_row()
+        return jsonable({**self.to_row(), "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
     def to_row(self) -> dict[str, Any]:
-        """The fields as one flat table row (NaN kept)."""
+        """The fields as one flat table row (NaN kept; ``Metric.compare`` builds tables from it)."""
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     def summary(self) -> Summary:

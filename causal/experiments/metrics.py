@@ -23,7 +23,12 @@ import pandas as pd
 from scipy import stats
 
 from causal.experiments._data import MomentRequest, Moments
-from causal.experiments.inference import Alternative, RelativeMethod, two_sample_test
+from causal.experiments.inference import (
+    Alternative,
+    RelativeMethod,
+    TwoSampleResult,
+    two_sample_test,
+)
 from causal.experiments.nonparametric import bootstrap_ci
 from causal.experiments.quantile import (
     ArmQuantile,
@@ -31,6 +36,7 @@ from causal.experiments.quantile import (
     cluster_bootstrap_quantile,
     quantile_arm,
 )
+from causal.results import critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.service_level import ServiceLevel
@@ -96,16 +102,19 @@ class Metric:
         raise TypeError(f"{type(self).__name__} must define requests() or set raw = True")
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return ()
 
     def all_columns(self) -> tuple[str, ...]:
+        """Every column the metric needs (sufficient statistics and raw columns)."""
         reqs = self.requests("_") if not self.raw else []
         cols = [c for r in reqs for c in r.columns] + list(self.raw_columns())
         return tuple(dict.fromkeys(cols))
 
     def source_columns(self) -> tuple[str, ...]:
         """Columns the input data must have (differs from :meth:`all_columns` for derived
-        metrics, whose statistics are computed from other columns)."""
+        metrics, whose statistics are computed from other columns).
+        """
         return self.all_columns()
 
     @property
@@ -184,10 +193,12 @@ class RatioOfMeans(Metric):
         return tuple(dict.fromkeys(c for c in cols if c is not None))
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return [MomentRequest(key, self._cols())]
 
     @property
     def has_covariate(self) -> bool:
+        """Whether the metric is CUPED-adjusted by a pre-period covariate."""
         return self.covariate is not None
 
     # -- unit-level (linearised) statistics -----------------------------------------------
@@ -243,7 +254,7 @@ class RatioOfMeans(Metric):
         mc, vc, nc = self.arm_stats(control, th, xc)
         mt, vt, nt = self.arm_stats(treatment, th, xc)
         res = self._test(mc, vc, nc, mt, vt, nt, ci_level)
-        row = res.to_dict()
+        row = res.to_row()
         row.update(n_control=int(nc), n_treatment=int(nt), theta=th, variance_reduction=0.0)
         if self.has_covariate:
             _, vc0, _ = self.arm_stats(control)
@@ -261,6 +272,7 @@ class RatioOfMeans(Metric):
         )
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         base = f"{self.numerator}/{self.denominator}" if self.denominator else self.numerator
         return base + (f" | CUPED on {self.covariate}" if self.covariate else "")
 
@@ -297,6 +309,7 @@ class Mean(RatioOfMeans):
 
     @property
     def column(self) -> str:
+        """The outcome column."""
         return self.numerator
 
 
@@ -331,9 +344,11 @@ class Proportion(RatioOfMeans):
 
     @property
     def column(self) -> str:
+        """The outcome column."""
         return self.numerator
 
     def arm_stats(self, m: Moments, theta: float = 0.0, x_center: float = 0.0):
+        """Mean, variance and size of one arm (CUPED-adjusted with ``theta`` about ``x_center``)."""
         p = m.mean(self.numerator)
         sq = m.cross[0, 0] / m.n if m.n else math.nan
         if m.n and abs(sq - p) > 1e-9:  # sum of squares == sum only for 0/1 values
@@ -419,16 +434,20 @@ class Quantile(Metric):
 
     @property
     def always_valid(self) -> bool:  # type: ignore[override]
+        """Whether always-valid (sequential) intervals apply to this metric's method."""
         return self.method in ("woodruff", "cluster_bootstrap")
 
     @property
     def has_covariate(self) -> bool:
+        """Whether the metric is CUPED-adjusted by a pre-period covariate."""
         return self.covariate is not None
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,) + ((self.covariate,) if self.covariate else ())
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
     def _label(self) -> str:
@@ -553,13 +572,15 @@ class Quantile(Metric):
         }
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"p{self.q * 100:g} of {self.column}" + (
             f" | CUPED on {self.covariate}" if self.covariate else "")
 
 
 def _pooled_theta(arms: list[ArmQuantile]) -> tuple[float, float]:
     """CUPED θ for the linearised quantile statistic, pooled over arms, and the pooled mean
-    covariate."""
+    covariate.
+    """
     x = np.concatenate([a.x_unit for a in arms])
     lin = np.concatenate([a.linear for a in arms])  # mean 0 within each arm
     x_pool = float(x.mean())
@@ -632,6 +653,7 @@ class ServiceLevelMetric(RatioOfMeans):
         )
 
     def source_columns(self) -> tuple[str, ...]:
+        """The contact columns the service level is computed from."""
         cols = [self.answered, self.abandoned, self.wait, self.covariate]
         return tuple(dict.fromkeys(c for c in cols if c is not None))
 
@@ -661,6 +683,7 @@ class ServiceLevelMetric(RatioOfMeans):
         return {self.numerator: met.astype(float), self.denominator: den.astype(float)}
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"service level: {self.service_level.name}" + (
             f" | CUPED on {self.covariate}" if self.covariate else "")
 
@@ -694,12 +717,15 @@ class MannWhitney(Metric):
     always_valid: ClassVar[bool] = False
 
     def raw_columns(self) -> tuple[str, ...]:
+        """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,)
 
     def requests(self, key: str) -> list[MomentRequest]:
+        """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
     def compare_raw(self, control, treatment, *, ci_level: float, rng: RNGLike) -> dict[str, Any]:
+        """Compare treatment with control on the raw values (one table row)."""
         res = stats.mannwhitneyu(treatment, control, alternative="two-sided")
         n1, n2 = treatment.size, control.size
         auc = res.statistic / (n1 * n2)
@@ -709,17 +735,16 @@ class MannWhitney(Metric):
             max(auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2), 0)
             / (n1 * n2)
         )
-        z = stats.norm.ppf((1 + ci_level) / 2)
-        return {
-            "mean_control": float(np.mean(control)), "mean_treatment": float(np.mean(treatment)),
-            "effect": auc - 0.5, "se": se, "df": math.inf,
-            "ci_low": auc - 0.5 - z * se, "ci_high": auc - 0.5 + z * se,
-            "pvalue": float(res.pvalue), "rel_effect": math.nan, "rel_ci_low": math.nan,
-            "rel_ci_high": math.nan, "rel_pvalue": math.nan, "test": "Mann-Whitney U",
-            "relative_method": "none", "ci_level": ci_level, "U": float(res.statistic),
-            "n_control": int(n2), "n_treatment": int(n1), "theta": 0.0,
-            "variance_reduction": 0.0,
-        }
+        z = critical_value(ci_level)
+        two = TwoSampleResult(
+            mean_control=float(np.mean(control)), mean_treatment=float(np.mean(treatment)),
+            effect=float(auc - 0.5), se=se, df=math.inf, ci_low=float(auc - 0.5 - z * se),
+            ci_high=float(auc - 0.5 + z * se), pvalue=float(res.pvalue), rel_effect=math.nan,
+            rel_ci_low=math.nan, rel_ci_high=math.nan, rel_pvalue=math.nan,
+            test="Mann-Whitney U", relative_method="none", ci_level=ci_level)
+        return {**two.to_row(), "U": float(res.statistic), "n_control": int(n2),
+                "n_treatment": int(n1), "theta": 0.0, "variance_reduction": 0.0}
 
     def describe(self) -> str:
+        """One line naming the metric's columns and adjustment (shown in summaries)."""
         return f"ranks of {self.column}"

@@ -158,7 +158,8 @@ class PowerAnalysis:
 
     def variance(self, data: Any) -> MetricVariance:
         """Estimate the metric's mean, unit-level sd and CUPED variance reduction from
-        pilot data (all rows pooled): a DataFrame, DuckDB relation or (connection, table)."""
+        pilot data (all rows pooled): a DataFrame, DuckDB relation or (connection, table).
+        """
         m: RatioOfMeans = self.metric  # type: ignore[assignment]
         src = Source(data)
         src.require(m.all_columns(), "power analysis")
@@ -187,7 +188,8 @@ class PowerAnalysis:
     @staticmethod
     def _cohen_h(v: MetricVariance, cuped: bool) -> bool:
         """Proportions without an effective CUPED adjustment use Cohen's h (arcsine) with the
-        normal engine, whether or not ``cuped`` was asked for: no covariate, no adjustment."""
+        normal engine, whether or not ``cuped`` was asked for: no covariate, no adjustment.
+        """
         return v.is_proportion and not (cuped and v.variance_reduction > 0)
 
     def _sd(self, v: MetricVariance, cuped: bool) -> float:

@@ -57,7 +57,8 @@ def _rcov(mean, cov):
 
 def _delta_stats(sc: np.ndarray, st: np.ndarray, cuped: bool, ci_level: float) -> dict:
     """Vectorised twin of ``RatioOfMeans.compare``: rows of ``sc``/``st`` are replications of
-    the control / treatment moment vectors ``[n, sums(4), cross(16)]``."""
+    the control / treatment moment vectors ``[n, sums(4), cross(16)]``.
+    """
     pooled = _parts(sc + st)
     theta: Any = 0.0
     if cuped:

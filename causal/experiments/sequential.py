@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import optimize, stats
 
 from servicelab.errors import DesignError
-from servicelab.results import Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = [
     "GroupSequentialDesign",
@@ -101,9 +105,18 @@ def _spend(kind: str, t: np.ndarray, alpha: float) -> np.ndarray:
     raise DesignError(f"unknown spending function {kind!r}")
 
 
-@dataclass(frozen=True)
-class SequentialBoundaries:
-    """Z-scale efficacy boundaries of a group-sequential design."""
+@dataclass(frozen=True, repr=False)
+class SequentialBoundaries(ResultMixin):
+    """Z-scale efficacy boundaries of a group-sequential design.
+
+    Examples
+    --------
+    >>> b = GroupSequentialDesign(n_looks=3, spending="classical_pocock").boundaries()
+    >>> [round(z, 3) for z in b.z]
+    [2.289, 2.289, 2.289]
+    >>> b.diagnostics[0].name
+    'final_boundary'
+    """
 
     information_fractions: tuple[float, ...]
     z: tuple[float, ...]
@@ -112,7 +125,19 @@ class SequentialBoundaries:
     sides: int
     spending: str
 
-    def to_frame(self):
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """The final look's boundary against the fixed-horizon critical value (the price of peeking)."""
+        total = float(self.alpha_spent[-1])
+        fixed = float(stats.norm.isf(total / self.sides))
+        final = float(self.z[-1])
+        return (Diagnostic(
+            "final_boundary", "ok",
+            f"final-look boundary z={final:.3f} against {fixed:.3f} for one fixed-horizon test at "
+            f"alpha={total:.3g} ({len(self.z)} looks)", final),)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per look: information fraction, z boundary, nominal p, cumulative alpha."""
         import pandas as pd
 
         return pd.DataFrame({
@@ -124,13 +149,33 @@ class SequentialBoundaries:
         })
 
     def summary(self) -> Summary:
+        """The boundaries as a :class:`~servicelab.Summary`."""
         return Summary(
             f"Group-sequential boundaries ({self.spending}, {self.sides}-sided)",
-            self.to_frame(), info={"looks": len(self.z)},
+            self.to_frame(), info={"looks": len(self.z)}, diagnostics=self.diagnostics,
         )
 
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """The z boundaries against the information fraction (mirrored when two-sided)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        t, z = np.asarray(self.information_fractions), np.asarray(self.z)
+        ax.plot(t, z, "o-", color="#d62728", label="efficacy boundary")
+        if self.sides == 2:
+            ax.plot(t, -z, "o-", color="#d62728")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlim(0, 1.05)
+        ax.set_xlabel("information fraction")
+        ax.set_ylabel("z statistic")
+        ax.set_title(f"{self.spending} boundaries")
+        ax.legend(fontsize=8)
+        return ax
+
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
+        """Plain dictionary for JSON (with the diagnostics)."""
+        return jsonable({**asdict(self), "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
 @dataclass(frozen=True)
@@ -145,6 +190,7 @@ class StopDecision:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable(asdict(self))
 
 

@@ -29,9 +29,10 @@ import pandas as pd
 from scipy import stats
 
 from causal.experiments.cluster import SwitchbackDesign, cluster_robust_ols
+from causal.results import critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng, spawn
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 __all__ = [
     "CarryoverResult",
@@ -179,8 +180,8 @@ class SwitchbackPlan:
                          "balance": self.balance, "start_day_of_week": self.start_day_of_week})
 
 
-@dataclass(frozen=True)
-class SwitchbackSchedule:
+@dataclass(frozen=True, eq=False, repr=False)
+class SwitchbackSchedule(ResultMixin):
     """One drawn schedule: the arm of every unit x slice, with the plan it came from.
 
     ``to_frame()`` has one row per unit x slice: ``unit``, ``slice``, ``start_s``/``end_s``
@@ -393,15 +394,16 @@ def switchback_randomization_test(
 
 
 # -- carryover --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CarryoverResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CarryoverResult(ResultMixin):
     """The previous slice's arm's effect by time into the slice, and the burn-in it implies.
 
     ``profile`` has one row per bin of ``bin_s`` seconds into the slice: ``lag_effect`` (the
     coefficient of the previous slice's treatment, with the current arm, unit and time-of-day
     fixed effects held fixed), its cluster-robust ``se`` and interval, and ``current_effect``.
     ``suggested_burn_in_s`` is the start of the first bin from which every later bin's lag
-    effect is within ``z`` standard errors of 0 (the slice length if none is).
+    effect is within ``z`` standard errors of 0 (the slice length if none is). The intervals and
+    error bars are at ``ci_level``.
     """
 
     profile: pd.DataFrame
@@ -409,6 +411,7 @@ class CarryoverResult:
     slice_s: float
     diagnostics: tuple[Diagnostic, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    ci_level: float = 0.95
 
     def summary(self) -> Summary:
         return Summary("Switchback carryover", self.profile, info=dict(self.info),
@@ -423,8 +426,8 @@ class CarryoverResult:
             _, ax = plt.subplots(figsize=(6, 3))
         p = self.profile
         mid = (p["bin_start_s"] + p["bin_end_s"]) / 2 / 60
-        ax.errorbar(mid, p["lag_effect"], yerr=1.96 * p["se"], fmt="o-", capsize=3,
-                    label="previous slice's arm")
+        ax.errorbar(mid, p["lag_effect"], yerr=critical_value(self.ci_level) * p["se"], fmt="o-",
+                    capsize=3, label=f"previous slice's arm ({self.ci_level:.0%} CI)")
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(self.suggested_burn_in_s / 60, color="#d62728", ls="--",
                    label="suggested burn-in")
@@ -443,6 +446,7 @@ class CarryoverResult:
 def estimate_carryover(
     data: pd.DataFrame, schedule: SwitchbackSchedule, *, outcome: str, time: str, unit: str,
     bin_s: float | None = None, z: float | None = None, origin: Any = None,
+    ci_level: float = 0.95,
 ) -> CarryoverResult:
     """Estimate carryover from the data: how the previous slice's arm moves the outcome, by time
     into the slice.
@@ -450,7 +454,9 @@ def estimate_carryover(
     For each bin of time into the slice, rows are regressed on the current arm, the previous
     slice's arm, and unit and slot-of-day fixed effects (OLS, CR1 errors clustered by unit x
     slice). Without carryover the previous arm has no effect in any bin; with a backlog that
-    drains with time constant tau, the lag effect decays like exp(-t / tau).
+    drains with time constant tau, the lag effect decays like exp(-t / tau). ``ci_level`` sets
+    the per-bin intervals (``ci_low``, ``ci_high``); the burn-in rule uses ``z`` (by default
+    Bonferroni over the bins at 5%).
 
     Examples
     --------
@@ -481,6 +487,7 @@ def estimate_carryover(
     codes = pd.factorize(u)[0]
     slot = sl % plan.slots_per_day
     rows = []
+    q = critical_value(ci_level)
     n_bins = math.ceil(plan.slice_s / bin_s)
     if z is None:
         z = float(stats.norm.ppf(1 - 0.05 / (2 * n_bins)))
@@ -499,8 +506,8 @@ def estimate_carryover(
         cur_eff = cluster_robust_ols(y[m], X, cl, coef=1)["beta"]
         rows.append({"bin_start_s": lo, "bin_end_s": hi, "rows": int(m.sum()),
                      "lag_effect": out["beta"], "se": out["se_cr1"],
-                     "ci_low": out["beta"] - 1.96 * out["se_cr1"],
-                     "ci_high": out["beta"] + 1.96 * out["se_cr1"], "current_effect": cur_eff})
+                     "ci_low": out["beta"] - q * out["se_cr1"],
+                     "ci_high": out["beta"] + q * out["se_cr1"], "current_effect": cur_eff})
     prof = pd.DataFrame(rows)
     quiet = (prof["lag_effect"].abs() <= z * prof["se"]).to_numpy()
     first = n_bins
@@ -527,7 +534,8 @@ def estimate_carryover(
     return CarryoverResult(prof, burn, plan.slice_s, tuple(diags),
                            {"outcome": outcome, "bin_s": bin_s, "z": round(z, 3),
                             "method": "OLS per bin: y ~ current arm + previous arm + unit + "
-                                      "slot-of-day FE, CR1 by unit x slice"})
+                                      "slot-of-day FE, CR1 by unit x slice",
+                            "ci_level": ci_level}, ci_level)
 
 
 # -- simulation and power ---------------------------------------------------------------------------
@@ -573,8 +581,8 @@ def simulate_switchback(
     return pd.concat(out, ignore_index=True)
 
 
-@dataclass(frozen=True)
-class SwitchbackPower:
+@dataclass(frozen=True, repr=False)
+class SwitchbackPower(ResultMixin):
     """Power of a switchback design by simulation."""
 
     power: float
@@ -587,6 +595,11 @@ class SwitchbackPower:
     truth: float | None
     coverage: float | None
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """None computed (the result protocol's slot)."""
+        return ()
 
     @property
     def bias(self) -> float | None:
@@ -604,7 +617,8 @@ class SwitchbackPower:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4, 3))
-        ax.bar(["power"], [self.power], yerr=[1.96 * self.mc_se], capsize=4)
+        ax.bar(["power"], [self.power], yerr=[critical_value(0.95) * self.mc_se], capsize=4,
+               label="95% Monte Carlo interval")
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"rejection rate at alpha={self.alpha:g}")
         return ax

@@ -50,7 +50,7 @@ from causal.observational.iv_inference import (
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 METHODS: tuple[str, ...] = ("2sls", "orthoiv", "dmliv")
 _SE_LABEL = {"conventional": "conventional", "robust": "HC1", "cluster": "CR1"}
@@ -96,8 +96,8 @@ def two_stage_least_squares(y: np.ndarray, d: np.ndarray, z: np.ndarray, w: np.n
     return b, se
 
 
-@dataclass(frozen=True, eq=False)
-class IVResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class IVResult(ResultMixin):
     """IV estimates, the OLS comparison, the first stage, over-identification and the AR set.
 
     Attributes

@@ -31,27 +31,29 @@ import statsmodels.api as sm
 from scipy import stats
 
 from causal.quasi._common import cluster_se, require, two_way_demean
-from causal.results import EffectEstimate
+from causal.results import EffectEstimate, critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
-
-Z95 = float(stats.norm.ppf(0.975))
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 
 def _row(estimand: str, population: str, method: str, b: float, se: float | None,
-         n: int) -> EffectEstimate:
-    if se is None or not np.isfinite(se):
-        return EffectEstimate(estimand, population, method, float(b), None, float("nan"),
-                              float("nan"), n=n)
-    return EffectEstimate(estimand, population, method, float(b), float(se), b - Z95 * se,
-                          b + Z95 * se, pvalue=float(2 * stats.norm.sf(abs(b / se))), n=n)
+         n: int, ci_level: float) -> EffectEstimate:
+    ok = se is not None and bool(np.isfinite(se))
+    return EffectEstimate.from_se(estimand, population, method, b, float(se) if ok else None,
+                                  ci_level=ci_level, n=n)
+
+
+def _check_ci_level(ci_level: float) -> None:
+    if not 0 < ci_level < 1:
+        raise DesignError(f"ci_level must be in (0, 1); got {ci_level!r}")
 
 
 def _weighted_demean(M: np.ndarray, unit: np.ndarray, time: np.ndarray, w: np.ndarray, *,
                      tol: float = 1e-10, max_iter: int = 1000) -> np.ndarray:
     """Residualise the columns of ``M`` on unit and time effects by weighted alternating
-    projections (weighted within transformation; unbalanced panels allowed)."""
+    projections (weighted within transformation; unbalanced panels allowed).
+    """
     M = np.array(M, dtype=float, copy=True).reshape(len(M), -1)
     ui, ti = pd.factorize(unit)[0], pd.factorize(time)[0]
     nu, nt = ui.max() + 1, ti.max() + 1
@@ -99,8 +101,8 @@ def _check_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray | None
     return w
 
 
-@dataclass(frozen=True)
-class DiDResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class DiDResult(ResultMixin):
     """A DiD estimate (2x2 or TWFE) with its cell means or design facts."""
 
     estimate: EffectEstimate
@@ -146,6 +148,10 @@ class DiD2x2:
         Outcome; 0/1 treated-group indicator; 0/1 post-period indicator.
     cluster : str, optional
         Cluster-robust SE by this column (else HC1; none when there is one row per cell).
+    population : str
+        Whom the ATT refers to (named in the result).
+    ci_level : float
+        Level of the Wald interval (default 0.95).
 
     Examples
     --------
@@ -159,6 +165,10 @@ class DiD2x2:
     post: str
     cluster: str | None = None
     population: str = "the treated group in the post period"
+    ci_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_ci_level(self.ci_level)
 
     def fit(self, data: pd.DataFrame) -> DiDResult:
         """Estimate the ATT of the 2x2 design."""
@@ -187,7 +197,7 @@ class DiD2x2:
         else:
             r = fit.fit(cov_type="HC1")
             b, se = float(r.params[3]), float(r.bse[3])
-        est = _row("ATT", self.population, "2x2 DiD", b, se, n)
+        est = _row("ATT", self.population, "2x2 DiD", b, se, n, self.ci_level)
         tidy = cells.reset_index().rename(columns={"_g": "group", "_p": "period"})
         return DiDResult(est, tidy, "2x2")
 
@@ -211,6 +221,8 @@ class TWFE:
         Analytic weights (e.g. contacts per site-day): weighted within transformation and WLS.
     covariates : sequence of str, optional
         Time-varying covariates added to the regression.
+    ci_level : float
+        Level of the Wald interval (default 0.95).
 
     Examples
     --------
@@ -231,8 +243,10 @@ class TWFE:
     weights: str | None = None
     covariates: Sequence[str] = ()
     treated: str | None = None  # deprecated name of ``treatment``
+    ci_level: float = 0.95
 
     def __post_init__(self) -> None:
+        _check_ci_level(self.ci_level)
         if self.treated is not None:
             warnings.warn("TWFE(treated=...) is deprecated; use treatment=... (the name every "
                           "causal spec uses)", DeprecationWarning, stacklevel=3)
@@ -280,7 +294,8 @@ class TWFE:
         extra = (f", weighted by {self.weights}" if self.weights else "") + (
             f", covariates {covs}" if covs else "")
         est = _row("ATT", self.population,
-                   f"TWFE (SE clustered by {self.cluster or self.unit}{extra})", b, se, len(u))
+                   f"TWFE (SE clustered by {self.cluster or self.unit}{extra})", b, se, len(u),
+                   self.ci_level)
         diags = []
         n_cl = len(np.unique(cl))
         if n_cl < 20:
@@ -293,10 +308,11 @@ class TWFE:
         return DiDResult(est, cells, "TWFE", tuple(diags))
 
 
-@dataclass(frozen=True)
-class StaggeredResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StaggeredResult(ResultMixin):
     """Imputation-estimator ATT, event-study coefficients, pre-trend test, naive TWFE and the
-    Callaway-Sant'Anna cross-check."""
+    Callaway-Sant'Anna cross-check.
+    """
 
     att: EffectEstimate
     twfe: EffectEstimate
@@ -335,25 +351,27 @@ class StaggeredResult:
 
     def plot(self, ax: Any = None):
         """Event-study plot: imputation and Callaway-Sant'Anna effects by period relative to
-        adoption, with 95% intervals."""
+        adoption, with normal intervals at the spec's ``ci_level`` (that of :attr:`att`).
+        """
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        q = critical_value(self.att.ci_level)
         es = self.event_study
         pre = es["rel_time"] < 0
         for mask, colour, label in ((pre, "grey", "imputation, pre (placebo)"),
                                     (~pre, "C0", "imputation (BJS)")):
             s = es[mask]
-            ax.errorbar(s["rel_time"], s["estimate"], yerr=Z95 * s["se"], fmt="o", capsize=2,
+            ax.errorbar(s["rel_time"], s["estimate"], yerr=q * s["se"], fmt="o", capsize=2,
                         color=colour, label=label)
         if self.cs_event_study is not None and len(self.cs_event_study):
             cs = self.cs_event_study
-            ax.errorbar(cs["rel_time"] + 0.2, cs["estimate"], yerr=Z95 * cs["se"], fmt="s",
+            ax.errorbar(cs["rel_time"] + 0.2, cs["estimate"], yerr=q * cs["se"], fmt="s",
                         capsize=2, color="C1", ms=4, label="Callaway-Sant'Anna")
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", ls="--", lw=0.8)
         ax.set_xlabel("periods since adoption")
-        ax.set_ylabel("effect")
+        ax.set_ylabel(f"effect ({self.att.ci_level:.0%} intervals)")
         ax.legend(fontsize=8)
         return ax
 
@@ -398,6 +416,9 @@ class StaggeredDiD:
     cs_control : {"notyet", "never"}
         Controls of the cross-check: not-yet-treated (and never-treated) units, or never-treated
         units only.
+    ci_level : float
+        Level of the intervals (normal, from the bootstrap SE) of every estimate and of the
+        event-study error bars (default 0.95).
 
     Examples
     --------
@@ -423,6 +444,10 @@ class StaggeredDiD:
     covariates: Sequence[str] = ()
     cross_check: bool = True
     cs_control: str = "notyet"
+    ci_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_ci_level(self.ci_level)
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> StaggeredResult:
         """Impute untreated outcomes, average, bootstrap units, test pre-trends."""
@@ -480,7 +505,7 @@ class StaggeredDiD:
         extra = (f", weighted by {self.weights}" if self.weights else "") + (
             f", covariates {covs}" if covs else "")
         att = _row("ATT", self.population, f"imputation (BJS), unit bootstrap SE{extra}",
-                   full["att"], se["att"], n_treated)
+                   full["att"], se["att"], n_treated, self.ci_level)
         # naive TWFE for contrast
         dcol = treated_obs.astype(float).to_numpy()
         if w is None and not covs:
@@ -497,7 +522,8 @@ class StaggeredDiD:
             bb, ses, _ = _wls_cluster(Md[:, 0], Md[:, 1:], df["_w"].to_numpy(), df["_u"].to_numpy(),
                                       dof_k=1 + n_units + len(times) - 1 + len(covs))
             bt, set_ = float(bb[0]), float(ses[0])
-        twfe = _row("ATT", self.population, "naive TWFE (for contrast)", bt, set_, n_treated)
+        twfe = _row("ATT", self.population, "naive TWFE (for contrast)", bt, set_, n_treated,
+                    self.ci_level)
         rel_keys = sorted(k for k in keys if isinstance(k, int | np.integer))
         es = pd.DataFrame({"rel_time": rel_keys, "estimate": [full[k] for k in rel_keys],
                            "se": [se[k] for k in rel_keys]})
@@ -530,7 +556,7 @@ class StaggeredDiD:
                 cs_att = _row("ATT", self.population,
                               f"Callaway-Sant'Anna ({self.cs_control}-treated controls), unit "
                               "bootstrap SE" + (f", weighted by {self.weights}" if self.weights else ""),
-                              full[("cs", "att")], se[("cs", "att")], n_treated)
+                              full[("cs", "att")], se[("cs", "att")], n_treated, self.ci_level)
                 ek = sorted(k[1] for k in cs_keys if k[0] == "cs_es")
                 cs_es = pd.DataFrame({"rel_time": ek, "estimate": [full[("cs_es", e)] for e in ek],
                                       "se": [se[("cs_es", e)] for e in ek]})
@@ -587,7 +613,8 @@ class StaggeredDiD:
     def _group_time(self, df: pd.DataFrame, keep_table: bool = False) -> Any:
         """Callaway-Sant'Anna: ATT(g, t) of each cohort g against not-yet- (or never-) treated
         units, long differences from the period before adoption (universal base), aggregated to
-        event times and to the overall ATT with cohort-size weights."""
+        event times and to the overall ATT with cohort-size weights.
+        """
         cell = df.groupby(["_u", "_t"]).apply(
             lambda f: pd.Series({"y": np.average(f[self.outcome], weights=f["_w"])
                                  if f["_w"].sum() > 0 else np.nan, "w": f["_w"].sum()}),
@@ -647,7 +674,8 @@ class StaggeredDiD:
     @staticmethod
     def _impute(y, u, t, fit_mask, target_mask, X=None, w=None) -> np.ndarray:
         """Fit y = a_u + l_t (+ X g) on ``fit_mask`` rows (weighted by ``w``); return
-        y - prediction on ``target_mask``."""
+        y - prediction on ``target_mask``.
+        """
         uf, tf, yf = u[fit_mask], t[fit_mask], y[fit_mask]
         nu, nt = u.max() + 1, t.max() + 1
         gamma = None

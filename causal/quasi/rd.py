@@ -47,7 +47,7 @@ def _kernel_w(u: np.ndarray, kernel: str) -> np.ndarray:
 
 
 def _rdrobust(**kw: Any):
-    """rdrobust with its warnings and printed messages (e.g. mass points) kept as notes."""
+    """Rdrobust with its warnings and printed messages (e.g. mass points) kept as notes."""
     import contextlib
     import io
 
@@ -436,7 +436,8 @@ class RegressionDiscontinuity:
 
     def placebo_cutoffs(self, data: pd.DataFrame, cutoffs: Sequence[float]) -> pd.DataFrame:
         """Estimates at fake cutoffs, each using only the data on its own side of the real one
-        (so the real jump cannot leak in). Under the design they are all near zero."""
+        (so the real jump cannot leak in). Under the design they are all near zero.
+        """
         self._check(data)
         rows = []
         x = data[self.running].to_numpy(float)

@@ -490,6 +490,8 @@ class BayesianSyntheticControl:
         NUTS target acceptance (raise it when there are divergences).
     gate : ConvergenceGate or None
         The gate (default: :class:`~causal.bayes.ConvergenceGate` defaults).
+    ci_level : float
+        Level of the equal-tailed posterior interval of the ATT (default 0.95).
     """
 
     outcome: str
@@ -506,6 +508,11 @@ class BayesianSyntheticControl:
     target_accept: float = 0.9
     gate: Any = None
     population: str = "the treated unit, post period"
+    ci_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ci_level < 1:
+            raise DesignError(f"ci_level must lie in (0, 1); got {self.ci_level}")
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> SynthResult:
         """Sample the posterior of the weights; gap, fit, gate and (optionally) placebos."""
@@ -547,12 +554,13 @@ class BayesianSyntheticControl:
                    else ""), float(placebo_fail)))
         placebo = pd.DataFrame(ratios, columns=["unit", "pre_rmspe", "ratio", "mean_gap"])
         p = _rank_p(placebo, post_r / max(pre_r, 1e-12))
-        lo, hi = np.quantile(draws_att, [0.025, 0.975])
+        tail = (1 - self.ci_level) / 2
+        lo, hi = np.quantile(draws_att, [tail, 1 - tail])
         est = EffectEstimate("ATT (average over the post period)", self.population,
                              "Bayesian synthetic control (CausalPy, Dirichlet weights; "
                              "equal-tailed posterior interval)",
                              float(np.mean(draws_att)), float(np.std(draws_att, ddof=1)),
-                             float(lo), float(hi), pvalue=None, n=int((~pre).sum()),
+                             float(lo), float(hi), self.ci_level, pvalue=None, n=int((~pre).sum()),
                              diagnostics=tuple(diags))
         path = pd.DataFrame({"time": wide.index, "treated": y[:, 0], "synthetic": synth,
                              "gap": gap})

@@ -25,13 +25,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from causal.results import EffectEstimate
+from causal.results import EffectEstimate, critical_value
 from causal.scorecard.scenarios import World, censoring_horizon
 from servicelab.errors import ServicelabError
 from servicelab.random import RNGLike, resolve_rng
 from servicelab.results import Diagnostic, worst_status
-
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -214,26 +212,29 @@ def _partial_r2(y: np.ndarray, z: np.ndarray, others: np.ndarray) -> float:
     return tv**2 / (tv**2 + float(fit.df_resid))
 
 
-def sensitivity_record(world: World, sens: Any) -> dict[str, Any]:
+def sensitivity_record(world: World, sens: Any, ci_level: float = 0.95) -> dict[str, Any]:
     """Score the Cinelli–Hazlett analysis: the regression interval widened by the bias bound of a
     confounder as strong as the world's hidden one (its true partial R² with treatment and
     outcome, known here), and a warning when a confounder as strong as the strongest observed
-    covariate would move the estimate outside its own interval (what an analyst can check)."""
+    covariate would move the estimate outside its own interval (what an analyst can check). The
+    interval is at ``ci_level``.
+    """
+    q = critical_value(ci_level)
     f = world.frame
     x = f[["x1", "x2", "x3"]].to_numpy(float)
     t, y, u = f["t"].to_numpy(float), f["y"].to_numpy(float), f["_u"].to_numpy(float)
     r2du = _partial_r2(t, u, x)
     r2yu = _partial_r2(y, u, np.column_stack([t, x]))
     bias = sens.se * math.sqrt(sens.dof) * math.sqrt(r2yu * r2du / (1 - r2du))
-    lo, hi = sens.estimate - bias - Z95 * sens.se, sens.estimate + bias + Z95 * sens.se
+    lo, hi = sens.estimate - bias - q * sens.se, sens.estimate + bias + q * sens.se
     moved = sens.benchmark_adjusted_estimate
-    fragile = moved is not None and abs(moved - sens.estimate) > Z95 * sens.se
+    fragile = moved is not None and abs(moved - sens.estimate) > q * sens.se
     diag = Diagnostic("sensitivity_benchmark", "warning" if fragile else "ok",
                       f"a confounder as strong as {sens.benchmark_covariate} would move the "
                       f"estimate to {moved:.3g}; RV = {sens.rv_q:.1%}" if moved is not None
                       else "no benchmark covariate", sens.rv_q)
     e = EffectEstimate(world.scenario.estimand, "all units", "regression + C&H bound",
-                       sens.estimate, (hi - lo) / (2 * Z95), lo, hi, diagnostics=(diag,))
+                       sens.estimate, (hi - lo) / (2 * q), lo, hi, ci_level, diagnostics=(diag,))
     return _record("sensitivity", e)
 
 

@@ -128,7 +128,8 @@ class Scorecard:
     def quick(cls, **changes: Any) -> Scorecard:
         """The ``--quick`` subset: cheap estimators on eight worlds, the EconML learners only
         where they are known to fail, 100 replications (20 for EconML), no PyMC. About a
-        minute on two cores; the CI gate (``tests/causal/scorecard/test_quick_gate.py``)."""
+        minute on two cores; the CI gate (``tests/causal/scorecard/test_quick_gate.py``).
+        """
         kw: dict[str, Any] = {"scenarios": tuple(QUICK_PLAN), "per_scenario": dict(QUICK_PLAN),
                               "reps": 100, "reps_expensive": 20, "reps_bayes": 0}
         return cls(**(kw | changes))

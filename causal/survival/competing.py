@@ -65,7 +65,8 @@ class CumulativeIncidenceResult(ResultMixin):
     def difference(self, t: float, cause: Any, treatment: Any, control: Any, *,
                    population: str = "units compared") -> EffectEstimate:
         """CIF(treatment) - CIF(control) of ``cause`` at ``t`` (independent-groups SE, or the
-        cluster bootstrap when the result was fitted with ``cluster=``)."""
+        cluster bootstrap when the result was fitted with ``cluster=``).
+        """
         a = self.at(t)
         sel = a[a["cause"] == cause].set_index("group")
         if treatment not in sel.index or control not in sel.index:

@@ -295,7 +295,8 @@ class SurvivalEffect:
     def _bootstrap(self, data, t, e, d, at, gen, n_b) -> dict[str, np.ndarray]:
         """Resample clusters (or rows) with replacement. Without IPW a resample is the same data
         with each row weighted by how often its cluster was drawn (multinomial counts), which is
-        exactly the Kaplan-Meier of the resampled rows and O(n) per replicate."""
+        exactly the Kaplan-Meier of the resampled rows and O(n) per replicate.
+        """
         keys = ["rmst_diff", "log_median_ratio", *[f"pdiff@{tt}" for tt in at]]
         out = {k: np.full(n_b, np.nan) for k in keys}
         codes = pd.factorize(data[self.cluster])[0] if self.cluster else np.arange(len(t))

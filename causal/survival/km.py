@@ -76,7 +76,8 @@ class KaplanMeierResult(ResultMixin):
 
     def median(self) -> pd.DataFrame:
         """Median time per group with the interval from inverting the S(t) interval (NaN bounds
-        when not reached)."""
+        when not reached).
+        """
         rows = []
         for g in self.groups:
             sub = self.table if self.group is None else self.table[self.table["group"] == g]

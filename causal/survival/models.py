@@ -58,7 +58,8 @@ def _design(data: pd.DataFrame, duration: str, event: str, covariates: Sequence[
 @dataclass(frozen=True, eq=False, repr=False)
 class CoxResult(ResultMixin):
     """Cox model: ``to_frame()`` indexed by term with ``coef`` (log hazard ratio), ``se``,
-    ``hazard_ratio``, ``ci_low``/``ci_high`` (of the hazard ratio) and ``pvalue``."""
+    ``hazard_ratio``, ``ci_low``/``ci_high`` (of the hazard ratio) and ``pvalue``.
+    """
 
     duration: str
     event: str
@@ -224,7 +225,8 @@ class CoxPH:
 @dataclass(frozen=True, eq=False, repr=False)
 class AFTResult(ResultMixin):
     """AFT model: ``to_frame()`` indexed by term with ``coef`` (log time ratio), ``se``,
-    ``time_ratio`` and its interval."""
+    ``time_ratio`` and its interval.
+    """
 
     distribution: str
     duration: str
@@ -244,7 +246,8 @@ class AFTResult(ResultMixin):
 
     def time_ratio(self, term: str, *, population: str = "rows used in the fit") -> EffectEstimate:
         """exp(coef): the factor by which ``term`` stretches every quantile of the time (the
-        median ratio)."""
+        median ratio).
+        """
         if term not in self.table.index:
             raise DataError(f"term {term!r} not in the model; terms {list(self.table.index)}")
         r = self.table.loc[term]

@@ -24,7 +24,7 @@ TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
 def check_texts(texts: Sequence[Any] | pd.Series, role: str = "text") -> list[str]:
-    """Return ``texts`` as a list of ``str``, refusing NULL, empty and non-UTF-8 entries.
+    r"""Return ``texts`` as a list of ``str``, refusing NULL, empty and non-UTF-8 entries.
 
     Bytes are decoded as UTF-8.
 
@@ -35,7 +35,7 @@ def check_texts(texts: Sequence[Any] | pd.Series, role: str = "text") -> list[st
 
     Examples
     --------
-    >>> check_texts(["i cant log in", b"caf\\xc3\\xa9"])
+    >>> check_texts(["i cant log in", b"caf\xc3\xa9"])
     ['i cant log in', 'café']
     """
     values = list(texts.tolist() if isinstance(texts, pd.Series) else texts)

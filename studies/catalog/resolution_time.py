@@ -292,7 +292,8 @@ def _save(idata, path: Path) -> None:
 def frequentist_by_queue(frame: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
     """Per queue: log-normal AFT log time ratio of ``treated`` (with priority and channel) and
     the Kaplan-Meier median ratio treatment / control (lifelines takes about 10 s per 50,000
-    tickets, so there is no pooled fit on top)."""
+    tickets, so there is no pooled fit on top).
+    """
     from causal.survival import AFT, KaplanMeier
 
     rows = []

@@ -188,7 +188,8 @@ def build_experiment(alpha: float, segment: str | None, cuped: bool) -> Experime
 
 def load_data(ctx: StudyContext) -> tuple[pd.DataFrame, DataQuality]:
     """Check the input tables (NULL / non-finite / empty, see ``CHECKS``), then build the
-    customer-level frame from the valid rows."""
+    customer-level frame from the valid rows.
+    """
     dq = ctx.check_data(CHECKS)
     maturity = ctx.params["reopen_maturity_days"]
     sql = _CUSTOMERS_SQL.format(contacts=dq.table("contacts"), customers=dq.table("customers"),

@@ -59,7 +59,8 @@ def _p_escalation(cfg: WorldConfig) -> float:
 def _split(cfg: WorldConfig, tier_w: np.ndarray, hour: np.ndarray, how: np.ndarray, in_shift: np.ndarray,
            forced_reason: int | None = None) -> np.ndarray:
     """P(queue, channel) per interval (n_int x n_queue x n_channel) for contacts whose tier mix is
-    ``tier_w`` (weights summing to 1)."""
+    ``tier_w`` (weights summing to 1).
+    """
     from studies.world.generate import _CHANNEL_REASON_P, _REASON_QUEUE, _REASON_TIER_P
 
     n_int, n_r = hour.size, len(REASONS)

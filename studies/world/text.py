@@ -135,7 +135,7 @@ def _lang_reason_bank(slot: str) -> _Bank:
 
 
 def _notabout_bank() -> _Bank:
-    """"this is not about <keyword>" per language x reason of the keyword."""
+    """Phrases "this is not about <keyword>", per language x reason of the keyword."""
     return _Bank([[BANKS[lang]["notabout"].format(x=BANKS[lang]["topic_word"][r])] for lang in LANGUAGES
                   for r in REASONS])  # fmt: skip
 

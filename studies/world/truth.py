@@ -195,7 +195,8 @@ HORIZON_48H_S = 48 * 3600.0
 
 def _resolution_horizon_rows(tc: pd.DataFrame, mask: np.ndarray) -> list[dict[str, object]]:
     """Routing v2 on time to resolution at 48 h: RMST difference and P(resolved within 48 h)
-    (uncensored potential outcomes; the estimands of a Kaplan-Meier analysis by arm)."""
+    (uncensored potential outcomes; the estimands of a Kaplan-Meier analysis by arm).
+    """
     y0 = tc["routing_v2__resolution_s__0"].to_numpy(dtype=float)
     y1 = tc["routing_v2__resolution_s__1"].to_numpy(dtype=float)
     ok = mask & np.isfinite(y0) & np.isfinite(y1)

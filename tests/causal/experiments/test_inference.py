@@ -89,3 +89,16 @@ def test_two_sample_bad_input():
         srm_test([10, -1])
     with pytest.raises(DesignError):
         srm_test([10, 10], [0.5, 0.3, 0.2])
+
+
+def test_two_sample_to_dict_is_json_safe_and_to_row_keeps_the_numbers():
+    import json
+
+    res = two_sample_test(np.float64(10.0), np.float64(4.0), np.int64(500), np.float64(10.4),
+                          np.float64(4.0), np.int64(500), use_t=False)
+    d = res.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert all(type(v) in (float, int, str, bool, list) or v is None for v in d.values())
+    assert d["df"] is None and res.to_row()["df"] == np.inf  # infinity: None in JSON, kept in rows
+    assert d["effect"] == pytest.approx(0.4) and d["diagnostics"] == []
+    assert set(res.to_row()) == set(res.__dataclass_fields__)

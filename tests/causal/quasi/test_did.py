@@ -11,9 +11,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from causal.quasi import TWFE, DiD2x2, StaggeredDiD
-from servicelab.errors import DataError
+from servicelab.errors import DataError, DesignError
 from tests.anchors import load_anchor
 
 matplotlib.use("Agg")
@@ -99,6 +100,55 @@ def test_staggered_determinism():
     a, b = spec.fit(df, rng=7), spec.fit(df, rng=7)
     assert a.att == b.att
     pd.testing.assert_frame_equal(a.event_study, b.event_study)
+
+
+def _twfe_panel(rng: np.random.Generator, n_units: int = 40, periods: int = 6) -> pd.DataFrame:
+    df = pd.DataFrame([(u, t) for u in range(n_units) for t in range(periods)], columns=["u", "t"])
+    df["d"] = ((df.u < n_units // 2) & (df.t >= periods // 2)).astype(int)
+    df["y"] = (rng.normal(size=n_units)[df.u] + 0.2 * df.t + 1.5 * df.d
+               + rng.normal(0, 1, len(df)))
+    return df
+
+
+def test_ci_level_sets_the_interval_of_every_did_spec():
+    # same estimate and SE at 90% and 95%; the interval is estimate +- z_{0.95} se (scipy's
+    # quantile), recorded with its level
+    z90 = stats.norm.ppf(0.95)
+    df = _twfe_panel(np.random.default_rng(4))
+    panel = staggered_panel(np.random.default_rng(5), n_units=15, periods=8)
+    fits = [
+        (lambda lvl: TWFE("y", "u", "t", "d", ci_level=lvl).fit(df).estimate),
+        (lambda lvl: DiD2x2("y", "g", "p", cluster="u", ci_level=lvl).fit(
+            df.assign(g=(df.u < 20).astype(int), p=(df.t >= 3).astype(int))).estimate),
+        (lambda lvl: StaggeredDiD("y", "unit", "period", "adopt", n_boot=30, ci_level=lvl)
+         .fit(panel, rng=1).att),
+    ]
+    for fit in fits:
+        e90, e95 = fit(0.90), fit(0.95)
+        assert e90.ci_level == 0.90 and e95.ci_level == 0.95
+        assert e90.estimate == e95.estimate and e90.se == e95.se
+        assert (e90.ci_high - e90.ci_low) / 2 == pytest.approx(z90 * e90.se, rel=1e-12)
+        assert e95.ci_low < e90.ci_low < e90.estimate < e90.ci_high < e95.ci_high
+    res = StaggeredDiD("y", "unit", "period", "adopt", n_boot=30, ci_level=0.9).fit(panel, rng=1)
+    assert res.twfe.ci_level == res.cs_att.ci_level == 0.9
+    assert "90%" in res.plot().get_ylabel()
+    for bad in (0.0, 1.0, 95):
+        with pytest.raises(DesignError, match="ci_level"):
+            TWFE("y", "u", "t", "d", ci_level=bad)
+        with pytest.raises(DesignError, match="ci_level"):
+            StaggeredDiD("y", "u", "t", "a", ci_level=bad)
+        with pytest.raises(DesignError, match="ci_level"):
+            DiD2x2("y", "g", "p", ci_level=bad)
+
+
+def test_twfe_90_percent_interval_covers_about_90_percent():
+    # 200 panels with 40 clusters and a known effect of 1.5: the binomial band (+-3.5 sd around
+    # 0.90, allowing CR1's small undercoverage) holds for any seed
+    rng = np.random.default_rng(11)
+    hits = [TWFE("y", "u", "t", "d", ci_level=0.9).fit(_twfe_panel(rng)).estimate.covers(1.5)
+            for _ in range(200)]
+    sd = np.sqrt(0.9 * 0.1 / 200)
+    assert 0.9 - 3.5 * sd - 0.02 < np.mean(hits) < 0.9 + 3.5 * sd
 
 
 # -- bad input ---------------------------------------------------------------------------------

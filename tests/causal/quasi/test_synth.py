@@ -133,8 +133,11 @@ def test_outside_convex_hull_warns():
 def test_bayesian_synthetic_control_via_causalpy():
     df = factor_panel(np.random.default_rng(5), n_donors=6)
     res = BayesianSyntheticControl("y", "unit", "t", "T", 30, draws=150, tune=150,
-                                   chains=2).fit(df, rng=1)
+                                   chains=2, ci_level=0.9).fit(df, rng=1)
     assert abs(res.att.estimate - 1.0) < 3.5 * res.att.se  # the posterior is centred on truth
+    # the equal-tailed 90% posterior interval: about +-1.645 posterior sd (1.96 at 95%)
+    assert res.att.ci_level == 0.9
+    assert (res.att.ci_high - res.att.ci_low) / (2 * res.att.se) == pytest.approx(1.645, rel=0.12)
     assert res.weights.sum() == pytest.approx(1.0, abs=0.02)
     assert res.pre_rmspe < 0.3
     names = {d.name for d in res.diagnostics}
