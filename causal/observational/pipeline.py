@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import pandas as pd
 from causal.observational import estimators as est_mod
 from causal.observational._data import binary_treatment, numeric_matrix, require_columns
 from causal.observational.estimators import Arrays
+from causal.observational.graph import parse_graph
 from causal.observational.overlap import (
     crossfit_propensity,
     fold_ids,
@@ -53,30 +53,6 @@ REFUTERS: dict[str, str] = {
     "data_subset": "data_subset_refuter",
     "dummy_outcome": "dummy_outcome_refuter",
 }
-
-
-def parse_graph(graph: str | nx.DiGraph) -> nx.DiGraph:
-    """A DOT string (``digraph { a -> b; }``) or a networkx DiGraph, as a DiGraph."""
-    if isinstance(graph, nx.DiGraph):
-        return graph.copy()
-    if not isinstance(graph, str):
-        raise DesignError(f"graph must be a DOT string or a networkx DiGraph, got {type(graph)}")
-    import re
-
-    body = graph[graph.find("{") + 1: graph.rfind("}")] if "{" in graph else graph
-    g = nx.DiGraph()
-    for stmt in re.split(r"[;\n]", body):
-        stmt = re.sub(r"\[.*?\]", "", stmt).strip()
-        if not stmt:
-            continue
-        parts = [p.strip().strip('"') for p in stmt.split("->")]
-        if len(parts) == 1:
-            g.add_node(parts[0])
-        for u, v in itertools.pairwise(parts):
-            g.add_edge(u, v)
-    if not g.number_of_edges():
-        raise DesignError("the graph has no edges; write it as 'digraph { x -> t; x -> y; t -> y }'")
-    return g
 
 
 @dataclass(frozen=True)
