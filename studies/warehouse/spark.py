@@ -133,6 +133,10 @@ class SparkWarehouse(Warehouse):
         stopped by :meth:`close`.
     master : str
         The local master when no session is given (default ``local[2]``).
+    cache : bool
+        Keep every table of the folder in Spark's memory once read (``CACHE TABLE``), so that many
+        queries over a small world do not each re-open its files (tests, notebooks). Leave it off
+        for worlds larger than the executors' memory.
 
     Examples
     --------
@@ -144,7 +148,7 @@ class SparkWarehouse(Warehouse):
     dialect = "spark"
 
     def __init__(self, folder: str | Path | None = None, *, session: Any = None,
-                 master: str = "local[2]") -> None:
+                 master: str = "local[2]", cache: bool = False) -> None:
         self._owns_session = session is None
         base = local_spark_session(master) if session is None else session
         self.location = str(folder) if folder is not None else f"spark ({base.sparkContext.master})"
@@ -155,6 +159,19 @@ class SparkWarehouse(Warehouse):
         self._views: list[str] = []
         if self.folder is not None:
             self._register(self.folder)
+            if cache:
+                self._cache()
+
+    def _cache(self) -> None:
+        """Materialise every view in memory, the tables read side by side (one job each)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(name: str) -> None:
+            self.spark.catalog.cacheTable(name)
+            self.spark.table(name).count()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(load, self._views))
 
     def _register(self, folder: Path) -> None:
         if not folder.is_dir():
@@ -184,9 +201,9 @@ class SparkWarehouse(Warehouse):
 
     # -- lifecycle --------------------------------------------------------------------------------
     def close(self) -> None:
-        """Drop this warehouse's views; stop the session if this object started it."""
+        """Drop this warehouse's views (and their cached data); stop the session if this object started it."""
         for name in self._views:
-            self.spark.catalog.dropTempView(name)
+            self.spark.catalog.dropTempView(name)  # uncaches it too
         self._views = []
         if self._owns_session:
             self._base.stop()

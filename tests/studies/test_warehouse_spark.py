@@ -2,41 +2,68 @@
 every study query gives DuckDB's numbers on the same Parquet world, a whole study run gives the
 same results and a fingerprinted manifest, and a missing table is a clear error.
 
-One Spark session serves the whole module (starting one takes seconds).
+One Spark session and one warehouse (its tables cached in memory) serve the whole module, and
+the study queries run side by side in one pass: starting a session, reading the files and
+compiling each plan are what cost here, not the rows.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import psutil
 import pytest
 
 from servicelab.errors import DataError
-from studies.runner.queries import study_queries
+from studies.runner.queries import StudyQuery, study_queries
 from studies.warehouse import DuckDBWarehouse
 from studies.warehouse.spark import LOOPBACK, SparkWarehouse, local_spark_session
 from tests.studies.frames import assert_same_frames
 
+# small-data settings for a short-lived test JVM: no adaptive re-planning, the quick JIT tier
+_TEST_CONF = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    session = local_spark_session("local[2]", app_name="servicelab-tests", shuffle_partitions=2)
+    session = local_spark_session("local[2]", app_name="servicelab-tests", shuffle_partitions=1,
+                                  conf=_TEST_CONF)
     yield session
     session.stop()
 
 
 @pytest.fixture(scope="module")
 def spark_wh(spark: Any, parquet_world: Path) -> Iterator[SparkWarehouse]:
-    wh = SparkWarehouse(parquet_world, session=spark)
+    wh = SparkWarehouse(parquet_world, session=spark, cache=True)
     yield wh
     wh.close()
 
 
-def test_session_binds_to_loopback_only(spark: Any) -> None:
+@pytest.fixture(scope="module")
+def both(spark_wh: SparkWarehouse, parquet_world: Path
+         ) -> list[tuple[StudyQuery, pd.DataFrame, pd.DataFrame]]:
+    """Every study query on DuckDB and on Spark over the same files, the Spark side in one pass
+    (four queries in flight: each one's planning runs in its own driver thread)."""
+    queries = study_queries()
+    with DuckDBWarehouse(parquet_world) as duck:
+        expected = [duck.query(q.sql, q.params, allow_truth=q.truth) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda q: spark_wh.query(q.sql, q.params, allow_truth=q.truth), queries))
+    return list(zip(queries, expected, got, strict=True))
+
+
+def test_session_binds_to_loopback_only(spark: Any, both: list) -> None:
+    """After the queries ran (driver, block manager and py4j all up), nothing listens beyond 127.0.0.1."""
+    assert both
     conf = spark.sparkContext.getConf()
     assert conf.get("spark.driver.host") == LOOPBACK
     assert conf.get("spark.driver.bindAddress") == LOOPBACK
@@ -49,19 +76,18 @@ def test_session_binds_to_loopback_only(spark: Any) -> None:
     assert set(listening) <= {LOOPBACK, "::ffff:127.0.0.1", "::1"}, listening
 
 
-def test_every_study_query_gives_duckdbs_numbers(spark_wh: SparkWarehouse, parquet_world: Path) -> None:
+def test_every_study_query_gives_duckdbs_numbers(both: list, spark_wh: SparkWarehouse,
+                                                 parquet_world: Path) -> None:
     """Counts exactly, floating values to 1e-9 relative: every collected study query, including
     the data-quality counts and the truth queries, on DuckDB and on Spark over the same files."""
-    queries = study_queries()
-    assert spark_wh.tables() == DuckDBWarehouse(parquet_world).tables()
+    assert len(both) == len(study_queries()) >= 40
     with DuckDBWarehouse(parquet_world) as duck:
+        assert spark_wh.tables() == duck.tables()
         for table in ("contacts", "customers", "truth_contacts"):
             assert spark_wh.column_types(table) == duck.column_types(table), table
-        for q in queries:
-            a = duck.query(q.sql, q.params, allow_truth=q.truth)
-            b = spark_wh.query(q.sql, q.params, allow_truth=q.truth)
-            assert len(a) > 0 or q.name == "kpi_drivers._TRUTH_SQL", q.name  # (no scenario in this world)
-            assert_same_frames(a, b, q.name)
+    for q, a, b in both:
+        assert len(a) > 0 or q.name == "kpi_drivers._TRUTH_SQL", q.name  # (no scenario in this world)
+        assert_same_frames(a, b, q.name)
 
 
 def test_missing_table_and_truth_guard(spark_wh: SparkWarehouse) -> None:
@@ -76,23 +102,19 @@ def test_missing_table_and_truth_guard(spark_wh: SparkWarehouse) -> None:
     assert n == 0
 
 
-def test_study_run_on_spark_records_backend_and_fingerprint(spark: Any, parquet_world: Path, tmp_path: Path,
+def test_study_run_on_spark_records_backend_and_fingerprint(spark_wh: SparkWarehouse, parquet_world: Path,
+                                                             tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A run through the runner on both backends: the manifest names backend and dialect, and the
-    data fingerprint (row counts, query rows, results) is the same. (The fake study keeps this
-    cheap; every real study query is compared above.)"""
+    data fingerprint (row counts, query rows and hashes, results) is the same. (The fake study
+    keeps this cheap; every real study query is compared above.)"""
     from studies.runner.run import run_study
     from tests.studies import fake_study
 
     fake_study.install(monkeypatch.setattr)
-    runs = {}
-    for name, wh in (("duckdb", DuckDBWarehouse(parquet_world)),
-                     ("spark", SparkWarehouse(parquet_world, session=spark))):
-        try:
-            runs[name] = run_study("fake", warehouse=wh, runs_dir=tmp_path / name, seed=1)
-        finally:
-            wh.close()
-    duck, spk = runs["duckdb"], runs["spark"]
+    with DuckDBWarehouse(parquet_world) as duck_wh:
+        duck = run_study("fake", warehouse=duck_wh, runs_dir=tmp_path / "duckdb", seed=1)
+    spk = run_study("fake", warehouse=spark_wh, runs_dir=tmp_path / "spark", seed=1)  # not closed by the run
     assert spk.ok and spk.manifest["data"]["backend"] == "spark" and spk.manifest["data"]["dialect"] == "spark"
     assert spk.manifest["data"]["tables"] == duck.manifest["data"]["tables"]
     rows = [(q["sql"], q["rows"]) for q in spk.manifest["data"]["queries"]]
