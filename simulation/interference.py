@@ -156,26 +156,32 @@ class Assignment:
 
     @classmethod
     def control(cls) -> Assignment:
+        """Nobody treated (the all-control counterfactual)."""
         return cls("none")
 
     @classmethod
     def everyone(cls) -> Assignment:
+        """Everyone treated (the all-treated counterfactual of the GTE)."""
         return cls("all")
 
     @classmethod
     def customers(cls, share: float = 0.5) -> Assignment:
+        """Each contact treated independently with probability ``share``."""
         return cls("customer", share=share)
 
     @classmethod
     def agents(cls, share: float = 0.5) -> Assignment:
+        """``round(share * agents)`` agents per site treated; the handle time follows the serving agent."""
         return cls("agent", share=share)
 
     @classmethod
     def sites(cls, treated: Any) -> Assignment:
+        """Whole sites treated (``treated``: the site indices); every contact of a site shares its arm."""
         return cls("site", treated_sites=tuple(int(s) for s in treated))
 
     @classmethod
     def switchback(cls, grid: np.ndarray, slice_s: float) -> Assignment:
+        """Time slices of ``slice_s`` seconds; a contact arriving in a slice takes ``grid[site, slice]``."""
         return cls("switchback", grid=np.asarray(grid, dtype=np.int8), slice_s=float(slice_s))
 
 
@@ -273,6 +279,7 @@ class SharedPoolCentre:
 
     @property
     def n_agents(self) -> int:
+        """Agents in the pool (sites x agents per site)."""
         return self.sites * self.agents_per_site
 
     @property
@@ -282,6 +289,7 @@ class SharedPoolCentre:
 
     @property
     def horizon_s(self) -> float:
+        """Length of the simulated period in seconds."""
         return self.warmup_s + self.days * 86400.0
 
     def check_stable(self, factor: float = 1.0) -> None:
@@ -382,6 +390,7 @@ class SharedPoolCentre:
                                self.service_level)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the result (numbers, labels, diagnostics)."""
         return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__
                          if k != "service_level"} | {"service_level": self.service_level.to_dict(),
                                                      "n_agents": self.n_agents})
@@ -401,12 +410,14 @@ class InterferenceTruth:
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def value(self, metric: str, estimand: str = "gte") -> float:
+        """The true effect on ``metric`` for ``estimand`` (``"gte"`` or ``"direct"``)."""
         row = self.frame.loc[self.frame["metric"] == metric]
         if row.empty:
             raise DataError(f"unknown metric {metric!r}; have {list(self.frame['metric'])}")
         return float(row[estimand].iloc[0])
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (tables and diagnostics)."""
         return Summary("Interference truth: direct effect under the mix vs global effect",
                        self.frame, info=dict(self.info), diagnostics=self.diagnostics,
                        notes=[("gte: everyone treated against no one (common random numbers); "
@@ -414,6 +425,7 @@ class InterferenceTruth:
                                "a customer-randomised test estimates.")])
 
     def plot(self, ax=None):
+        """Figure of the result; draws on ``ax`` when given, returns the axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -431,6 +443,7 @@ class InterferenceTruth:
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the result (numbers, labels, diagnostics)."""
         return jsonable({"truth": self.frame.to_dict(orient="records"), "info": self.info,
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
@@ -518,11 +531,13 @@ class Relaxation:
     info: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (tables and diagnostics)."""
         return Summary("Queue relaxation time", self.profile, info={
             "tau_s": self.tau_s, "plateau": self.plateau, **self.info},
             diagnostics=self.diagnostics)
 
     def plot(self, ax=None):
+        """Figure of the result; draws on ``ax`` when given, returns the axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -539,6 +554,7 @@ class Relaxation:
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the result (numbers, labels, diagnostics)."""
         return jsonable({"tau_s": self.tau_s, "plateau": self.plateau,
                          "profile": self.profile.to_dict(orient="records"), "info": self.info,
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})

@@ -98,6 +98,7 @@ class HandleTimeChange:
             raise DesignError(f"factor must be positive and not 1, got {self.factor}")
 
     def describe(self) -> str:
+        """One line naming the mechanism and its size."""
         return f"handle time x {self.factor:g} for treated contacts ({self.factor - 1:+.0%})"
 
 
@@ -110,6 +111,7 @@ class SwitchbackCandidate:
 
     @property
     def name(self) -> str:
+        """The design's label in tables and figures."""
         return f"switchback {self.slice_s / 60:g} min / burn-in {self.burn_in_s / 60:g} min"
 
 
@@ -442,7 +444,8 @@ class DesignReport:
     def recommend(self, metric: str | None = None) -> str:
         """The design with the lowest RMSE against the GTE for ``metric``, among the identified
         designs whose coverage of the GTE is not significantly below nominal (one-sided binomial
-        test at 1%); the lowest RMSE overall when none qualifies."""
+        test at 1%); the lowest RMSE overall when none qualifies.
+        """
         metric = metric or self.info["primary_metric"]
         f = self.frame[(self.frame["metric"] == metric) & self.frame["identified"]]
         if f.empty:
@@ -494,6 +497,7 @@ class DesignReport:
         return "\n".join(lines) + "\n"
 
     def summary(self) -> Summary:
+        """The result as a :class:`~servicelab.Summary` (tables and diagnostics)."""
         cols = ["design", "metric", "gte", "mean_estimate", "bias", "bias_pct_of_gte", "sd",
                 "mean_se", "rmse", "coverage", "power", "predicted_power", "mde"]
         return Summary("Design doctor", self.frame[[c for c in cols if c in self.frame]],
@@ -518,6 +522,7 @@ class DesignReport:
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the result (numbers, labels, diagnostics)."""
         return jsonable({"designs": self.frame.to_dict(orient="records"), "info": self.info,
                          "recommended": self.recommend(), "truth": self.truth.to_dict(),
                          "tau_s": self.info["tau_s"],

@@ -1,4 +1,4 @@
-"""``servicelab design``: the design doctor on the command line.
+r"""``servicelab design``: the design doctor on the command line.
 
 Which experiment design recovers the global effect of a handle-time change in a shared queue?
 It simulates customer, agent, site and switchback designs (slices and burn-ins from the measured
