@@ -107,6 +107,7 @@ from .staffing import (
     compare_plan,
     interval_requirements,
     required_agents,
+    scheduled_agents,
     simulated_requirements,
     verify_schedule_by_simulation,
 )
@@ -187,6 +188,7 @@ __all__ = [
     "relaxation_time",
     "replicate",
     "required_agents",
+    "scheduled_agents",
     "simulated_requirements",
     "square_root_staffing",
     "staffed_slot_seconds",

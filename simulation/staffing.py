@@ -19,6 +19,11 @@ DataFrame`` (normally a :class:`simulation.PlanSimulator`) so that a schedule ca
 a requirement searched, under time-varying load with common random numbers (the same replication
 seeds for every candidate staffing).
 
+Shrinkage and occupancy caps are parameters of every Erlang requirement: ``max_occupancy``
+(in (0, 1]) is a constraint on the agents on the phones, like the service level, and
+``shrinkage`` (in [0, 1): the share of paid time lost to breaks, training, meetings and
+absence) turns them into the agents to schedule, ``ceil(on_phones / (1 - shrinkage))``.
+
 The service level is a :class:`~simulation.service_level.ServiceLevel` everywhere (a number is a
 threshold in seconds of the default definition); the former ``sl_threshold_s=`` and
 ``sl_definition=`` keywords still work with a ``DeprecationWarning``, and so does the former
@@ -55,6 +60,7 @@ __all__ = [
     "compare_plan",
     "interval_requirements",
     "required_agents",
+    "scheduled_agents",
     "simulated_requirements",
     "verify_schedule_by_simulation",
 ]
@@ -116,12 +122,21 @@ class StaffingRequirement(ResultMixin, _DefinitionMixin):
     p_abandon: float
     asa_s: float
     occupancy: float
+    max_occupancy: float | None = None
+    shrinkage: float = 0.0
+    binding: str = "service level"
+
+    @property
+    def scheduled_agents(self) -> int:
+        """Agents to schedule so that ``agents`` are on the phones after ``shrinkage``."""
+        return scheduled_agents(self.agents, self.shrinkage)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (the service level named)."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["service_level_definition"] = self.service_level_definition.to_dict()
         d["sl_threshold_s"] = self.sl_threshold_s
+        d["scheduled_agents"] = self.scheduled_agents
         return jsonable(d)
 
     def summary(self) -> Summary:
@@ -132,16 +147,22 @@ class StaffingRequirement(ResultMixin, _DefinitionMixin):
             "target": f"{self.target_sl:.0%} within {self.sl_threshold_s:g} s",
             "service level": self.service_level_definition.describe(),
             "max_abandon": self.max_abandon,
+            "max_occupancy": self.max_occupancy,
+            "shrinkage": self.shrinkage,
+            "binding constraint": self.binding,
         }
-        keys = ("agents", "service_level", "p_wait", "p_abandon", "asa_s", "occupancy")
+        keys = ("agents", "scheduled_agents", "service_level", "p_wait", "p_abandon", "asa_s",
+                "occupancy")
         table = pd.DataFrame([{k: d[k] for k in keys}])
-        notes = [f"service level = {self.service_level_definition.describe()}"]
+        notes = [f"service level = {self.service_level_definition.describe()}",
+                 "agents = on the phones; scheduled_agents = agents / (1 - shrinkage), rounded up"]
         return Summary("Staffing requirement", table, info=info, notes=notes, diagnostics=self.diagnostics)
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         """A warning when the requirement runs the agents above 95% occupancy."""
-        if not (self.occupancy > 0.95):
+        if not (self.occupancy > 0.95) or (self.max_occupancy is not None
+                                           and self.max_occupancy > 0.95):
             return ()
         return (Diagnostic("occupancy", "warning", f"occupancy {self.occupancy:.1%} at {self.agents} agents: "
                            "the target is met only by working agents flat out; plan shrinkage and "
@@ -179,6 +200,60 @@ def _check_fraction(name: str, value: float | None, allow_none: bool = False) ->
     return v
 
 
+def _check_shrinkage(shrinkage: float) -> float:
+    try:
+        v = float(shrinkage)
+    except (TypeError, ValueError):
+        raise DesignError(f"shrinkage must be a number in [0, 1), got {shrinkage!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise DesignError(
+            f"shrinkage must lie in [0, 1) (the share of paid time off the phones), got {shrinkage!r}: "
+            "a shrinkage of 1 or more leaves nobody to answer; 0.3 is a common planning value")
+    return v
+
+
+def _check_occupancy_cap(max_occupancy: float | None) -> float | None:
+    if max_occupancy is None:
+        return None
+    try:
+        v = float(max_occupancy)
+    except (TypeError, ValueError):
+        raise DesignError(f"max_occupancy must be a number in (0, 1], got {max_occupancy!r}") from None
+    if not 0.0 < v <= 1.0:
+        raise DesignError(
+            f"max_occupancy must lie in (0, 1] (the highest share of time agents may be busy), "
+            f"got {max_occupancy!r}; 0.85 is a common cap")
+    return v
+
+
+def scheduled_agents(on_phones: Any, shrinkage: float) -> Any:
+    """Agents to schedule so that ``on_phones`` remain after ``shrinkage``.
+
+    Parameters
+    ----------
+    on_phones : int or array-like of int
+        Agents needed on the phones (per interval).
+    shrinkage : float
+        Share of scheduled time lost to breaks, training, meetings and absence, in [0, 1).
+
+    Returns
+    -------
+    int or numpy.ndarray
+        ``ceil(on_phones / (1 - shrinkage))`` (an int for an int).
+
+    Examples
+    --------
+    >>> scheduled_agents(14, 0.3)
+    20
+    >>> scheduled_agents([0, 10], 0.0).tolist()
+    [0, 10]
+    """
+    keep = 1.0 - _check_shrinkage(shrinkage)
+    arr = np.asarray(on_phones, dtype=float)
+    out = np.ceil(arr / keep - 1e-9).astype(int)
+    return int(out) if out.ndim == 0 else out
+
+
 def _evaluate(
     model: str,
     arrivals_per_hour: float,
@@ -213,6 +288,8 @@ def required_agents(
     model: str | None = None,
     sl_threshold_s: float | None = None,
     sl_definition: str | None = None,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
 ) -> StaffingRequirement:
     """Fewest agents meeting ``target_sl`` under ``service_level`` (and ``P(ab) <= max_abandon``).
 
@@ -235,6 +312,13 @@ def required_agents(
     sl_threshold_s, sl_definition
         Deprecated: the threshold and a former string name (see
         :func:`simulation.analytic.resolve_service_level`).
+    max_occupancy : float, optional
+        Cap in (0, 1] on the agents' occupancy (the carried load per agent on the phones); the
+        requirement then meets the service level *and* the cap, and ``binding`` says which
+        constraint set it.
+    shrinkage : float
+        Share of paid time off the phones, in [0, 1); ``agents`` stays the agents on the phones
+        and ``scheduled_agents`` is what to roster.
 
     Notes
     -----
@@ -252,6 +336,9 @@ def required_agents(
     12
     >>> required_agents(0, 300).agents
     0
+    >>> r = required_agents(120, 300, service_level=20, max_occupancy=0.7, shrinkage=0.3)
+    >>> r.agents, r.binding, r.scheduled_agents
+    (15, 'occupancy cap', 22)
     """
     if model is None:
         model = "erlang_c" if patience_s is None else "erlang_a"
@@ -266,24 +353,40 @@ def required_agents(
     sl = resolve_service_level(service_level, sl_definition, sl_threshold_s)
     target = _check_fraction("target_sl", target_sl)
     cap = _check_fraction("max_abandon", max_abandon, allow_none=True)
+    occ_cap = _check_occupancy_cap(max_occupancy)
+    shrink = _check_shrinkage(shrinkage)
     # validate every input once (raises DesignError naming the bad parameter)
     erlang_a(arrivals_per_hour, aht_s, 1, patience_s or 1.0, sl)
     lam_h, aht = float(arrivals_per_hour), float(aht_s)
     load = lam_h / 3600.0 * aht
 
-    def score(n: int) -> float:
-        """>= 0 exactly when ``n`` agents meet the target (and the cap); increasing in ``n``."""
+    def score(n: int, occupancy: bool = True) -> float:
+        """>= 0 exactly when ``n`` agents meet the target (and the caps); increasing in ``n``."""
         if n <= 0:
             return -target
+        occ_slack = math.inf
+        if occupancy and occ_cap is not None and model == "erlang_c":
+            occ_slack = occ_cap + 1e-12 - load / n  # occupancy of Erlang C is exactly load / n
+            if occ_slack < 0:
+                return occ_slack
         if model == "erlang_c":
-            return _evaluate(model, lam_h, aht, n, patience_s, sl)[0] - target + 1e-12
+            return min(occ_slack, _evaluate(model, lam_h, aht, n, patience_s, sl)[0] - target + 1e-12)
         chain = _erlang_a_chain(lam_h, aht, n, float(patience_s), sl)  # type: ignore[arg-type]
-        slack = math.inf if cap is None else cap + 1e-12 - chain.p_abandon
+        if occupancy and occ_cap is not None:  # carried load per agent: lambda (1 - P(ab)) aht / n
+            occ_slack = occ_cap + 1e-12 - load * (1.0 - chain.p_abandon) / n
+        slack = min(occ_slack, math.inf if cap is None else cap + 1e-12 - chain.p_abandon)
         if slack < 0:
             return slack  # cheap: no incomplete beta functions needed
         return min(slack, chain.service_level_at(sl) - target + 1e-12)
 
     n = 0 if lam_h <= 0 else _search_agents(score, load, model, lam_h, aht, sl, target, cap, patience_s)
+    binding = "service level"
+    if occ_cap is not None and n > 0 and score(n - 1, occupancy=False) >= 0:
+        binding = "occupancy cap"  # n - 1 agents meet the service target but not the cap
+    elif model == "erlang_a" and cap is not None and n > 0:
+        chain = _erlang_a_chain(lam_h, aht, n - 1, float(patience_s), sl) if n > 1 else None  # type: ignore[arg-type]
+        binding = ("abandonment cap" if chain is not None and chain.service_level_at(sl) >= target
+                   else "service level")
     sl_n, pw, pab, asa, occ = _evaluate(model, lam_h, aht, n, patience_s, sl)
     return StaffingRequirement(
         model=model,
@@ -299,6 +402,9 @@ def required_agents(
         p_abandon=pab,
         asa_s=asa,
         occupancy=occ,
+        max_occupancy=occ_cap,
+        shrinkage=shrink,
+        binding=binding,
     )
 
 
@@ -377,8 +483,10 @@ class IntervalRequirements(ResultMixin, _DefinitionMixin):
     table : pandas.DataFrame
         One row per interval: ``interval_start`` (or ``interval``), ``arrivals``,
         ``arrivals_per_hour``, ``aht_s``, ``load``, ``required_erlang_c``, ``required_erlang_a``
-        (when a patience is given), ``required`` (from ``model``) and ``service_level`` (what
-        ``model`` predicts at ``required``; 1 where nothing arrives).
+        (when a patience is given), ``required`` (from ``model``: agents on the phones, under
+        the occupancy cap when one is given), ``scheduled`` (``required`` after shrinkage: the
+        agents to roster), ``binding`` (the constraint that set ``required``) and
+        ``service_level`` (what ``model`` predicts at ``required``; 1 where nothing arrives).
     """
 
     table: pd.DataFrame
@@ -389,6 +497,13 @@ class IntervalRequirements(ResultMixin, _DefinitionMixin):
     max_abandon: float | None
     interval_minutes: int
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    max_occupancy: float | None = None
+    shrinkage: float = 0.0
+
+    @property
+    def scheduled(self) -> np.ndarray:
+        """Agents to roster per interval (``required`` after shrinkage) as an integer array."""
+        return self.table["scheduled"].to_numpy(dtype=int)
 
     @property
     def required(self) -> np.ndarray:
@@ -404,6 +519,8 @@ class IntervalRequirements(ResultMixin, _DefinitionMixin):
                 "service_level_definition": self.service_level_definition.to_dict(),
                 "patience_s": self.patience_s,
                 "max_abandon": self.max_abandon,
+                "max_occupancy": self.max_occupancy,
+                "shrinkage": self.shrinkage,
                 "interval_minutes": self.interval_minutes,
                 "table": self.table.to_dict(orient="records"),
                 "diagnostics": [d.to_dict() for d in self.diagnostics],
@@ -420,6 +537,9 @@ class IntervalRequirements(ResultMixin, _DefinitionMixin):
             "intervals": len(self.table),
             "peak required": int(self.table["required"].max()),
             "required agent-hours": agent_hours,
+            "max_occupancy": self.max_occupancy,
+            "shrinkage": self.shrinkage,
+            "scheduled agent-hours": float(self.table["scheduled"].sum()) * self.interval_minutes / 60.0,
         }
         return Summary(
             "Required agents per interval",
@@ -458,6 +578,8 @@ def interval_requirements(
     erlang_c_column: bool = True,
     sl_threshold_s: float | None = None,
     sl_definition: str | None = None,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
 ) -> IntervalRequirements:
     """Required agents per interval of an arrival forecast.
 
@@ -477,14 +599,22 @@ def interval_requirements(
         The definition (a number: threshold in seconds of ``ServiceLevel(t)``; default 20 s).
     sl_threshold_s, sl_definition
         Deprecated forms of ``service_level``.
+    max_occupancy : float, optional
+        Occupancy cap in (0, 1] on the agents on the phones (see :func:`required_agents`).
+    shrinkage : float
+        Share of paid time off the phones, in [0, 1); the ``scheduled`` column is what to roster.
 
     Examples
     --------
     >>> f = pd.DataFrame({"arrivals": [60, 300, 0]})
     >>> interval_requirements(f, aht_s=300).required.tolist()
     [14, 57, 0]
+    >>> interval_requirements(f, aht_s=300, max_occupancy=0.85, shrinkage=0.3).scheduled.tolist()
+    [20, 85, 0]
     """
     sl = resolve_service_level(service_level, sl_definition, sl_threshold_s)
+    occ_cap = _check_occupancy_cap(max_occupancy)
+    shrink = _check_shrinkage(shrinkage)
     if not isinstance(forecast, pd.DataFrame):
         raise DataError("forecast must be a pandas DataFrame with an arrivals column")
     if arrivals_col not in forecast:
@@ -516,24 +646,27 @@ def interval_requirements(
         out.insert(0, "interval_start", forecast["interval_start"].to_numpy())
     else:
         out.insert(0, "interval", np.arange(len(forecast)))
-    kw = {"target_sl": target_sl, "service_level": sl}
+    kw = {"target_sl": target_sl, "service_level": sl, "max_occupancy": occ_cap}
     req_c = np.zeros(len(out), dtype=int)
     req_a = np.zeros(len(out), dtype=int)
     achieved = np.ones(len(out))
+    binding = np.full(len(out), "no arrivals", dtype=object)
     for i, (lam, a) in enumerate(zip(rate_h, aht, strict=True)):
         if lam <= 0:
             continue
         if erlang_c_column or patience_s is None:
             rc = required_agents(lam, a, model="erlang_c", **kw)
-            req_c[i], achieved[i] = rc.agents, rc.service_level
+            req_c[i], achieved[i], binding[i] = rc.agents, rc.service_level, rc.binding
         if patience_s is not None:
             ra = required_agents(lam, a, patience_s=patience_s, max_abandon=max_abandon, model="erlang_a", **kw)
-            req_a[i], achieved[i] = ra.agents, ra.service_level
+            req_a[i], achieved[i], binding[i] = ra.agents, ra.service_level, ra.binding
     if erlang_c_column or patience_s is None:
         out["required_erlang_c"] = req_c
     if patience_s is not None:
         out["required_erlang_a"] = req_a
     out["required"] = req_a if patience_s is not None else req_c
+    out["scheduled"] = scheduled_agents(out["required"].to_numpy(), shrink)
+    out["binding"] = binding
     out["service_level"] = achieved
     return IntervalRequirements(
         table=out,
@@ -543,6 +676,8 @@ def interval_requirements(
         patience_s=None if patience_s is None else float(patience_s),
         max_abandon=max_abandon,
         interval_minutes=int(interval_minutes),
+        max_occupancy=occ_cap,
+        shrinkage=shrink,
     )
 
 
@@ -957,16 +1092,25 @@ def _replicate(
     Replication ``i`` gets a fresh ``Generator(seeds[i])`` on every call, so every candidate
     staffing sees the same random numbers (common random numbers).
     """
-    out = []
+    return _replicate_many(simulate, agents, seeds, (metric,))[metric]
+
+
+def _replicate_many(
+    simulate: SimulateFn, agents: np.ndarray, seeds: list[np.random.SeedSequence],
+    metrics: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """:func:`_replicate` for several metric columns of the same runs."""
+    out: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for s in seeds:
         frame = simulate(agents.copy(), np.random.default_rng(s))
-        if metric not in frame:
-            raise DataError(f"the simulator callback returned no {metric!r} column")
-        vals = np.asarray(frame[metric], dtype=float)
-        if vals.shape != agents.shape:
-            raise DataError(f"the simulator callback returned {vals.size} intervals, expected {agents.size}")
-        out.append(vals)
-    return np.vstack(out)
+        for metric in metrics:
+            if metric not in frame:
+                raise DataError(f"the simulator callback returned no {metric!r} column")
+            vals = np.asarray(frame[metric], dtype=float)
+            if vals.shape != agents.shape:
+                raise DataError(f"the simulator callback returned {vals.size} intervals, expected {agents.size}")
+            out[metric].append(vals)
+    return {m: np.vstack(v) for m, v in out.items()}
 
 
 def _nanmean(vals: np.ndarray) -> np.ndarray:
@@ -1153,6 +1297,8 @@ def simulated_requirements(
     max_iter: int = 50,
     direction: Literal["up", "both"] = "up",
     n_replications: int | None = None,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
 ) -> pd.DataFrame:
     """Simulation-based staffing search with common random numbers.
 
@@ -1174,13 +1320,21 @@ def simulated_requirements(
     SeedSequence or Generator object, gets the same seeds. ``n_replications`` is the deprecated
     name of ``n_reps`` (default 10).
 
+    ``max_occupancy`` (in (0, 1]) adds a constraint: the interval's mean ``occupancy`` (a
+    column the simulator returns, as :class:`simulation.PlanSimulator` does) must not exceed
+    it. ``shrinkage`` (in [0, 1)) turns the agents on the phones into the agents to roster.
+
     Returns
     -------
     pandas.DataFrame
-        ``interval, initial, required, metric_mean, iterations`` (``iterations``: candidate
-        staffings simulated, the same in every row).
+        ``interval, initial, required, scheduled, metric_mean, occupancy_mean, iterations``
+        (``required``: agents on the phones; ``scheduled``: after shrinkage; ``occupancy_mean``
+        only with an occupancy cap; ``iterations``: candidate staffings simulated, the same in
+        every row).
     """
     n = _n_reps(n_reps, n_replications, 10, "simulated_requirements")
+    occ_cap = _check_occupancy_cap(max_occupancy)
+    shrink = _check_shrinkage(shrinkage)
     if direction not in ("up", "both"):
         raise DesignError(f"direction must be 'up' or 'both', got {direction!r}")
     agents = np.asarray(initial, dtype=int).copy()
@@ -1190,29 +1344,38 @@ def simulated_requirements(
     seeds = child_seeds(rng, n)  # fixed for all candidates: CRN
     tol = 1e-12
 
-    def mean_of(a: np.ndarray) -> np.ndarray:
-        return _nanmean(_replicate(simulate, a, seeds, metric))
+    cols = (metric,) if occ_cap is None else (metric, "occupancy")
 
-    mean = mean_of(agents)
+    def mean_of(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        reps = _replicate_many(simulate, a, seeds, cols)
+        occ = _nanmean(reps["occupancy"]) if occ_cap is not None else np.zeros(a.size)
+        return _nanmean(reps[metric]), occ
+
+    def meets(m: np.ndarray, o: np.ndarray) -> np.ndarray:
+        # NaN (nothing offered) is never short; a cap of 1 binds nowhere
+        over = np.nan_to_num(o, nan=0.0) > (occ_cap if occ_cap is not None else 1.0) + tol
+        return ~(m < target_sl - tol) & ~over
+
+    mean, occ = mean_of(agents)
     evaluations = 1
     if direction == "both":
         movable = agents > 0
         for _ in range(max_iter):
-            down = movable & (mean >= target_sl - tol)
+            down = movable & meets(mean, occ)
             if not down.any():
                 break
             trial = agents - down.astype(int)
-            m2 = mean_of(trial)
+            m2, o2 = mean_of(trial)
             evaluations += 1
-            fail = down & (m2 < target_sl - tol)
+            fail = down & ~meets(m2, o2)
             agents = np.where(down & ~fail, trial, agents)
             movable &= ~fail & (agents > 0)
-            mean = np.where(fail, mean, m2)
-        mean = mean_of(agents)
+            mean, occ = np.where(fail, mean, m2), np.where(fail, occ, o2)
+        mean, occ = mean_of(agents)
         evaluations += 1
     ups = 0
     while True:
-        short = mean < target_sl - tol  # NaN (nothing offered) is never short
+        short = ~meets(mean, occ)
         if not short.any():
             break
         if ups >= max_iter:
@@ -1222,14 +1385,18 @@ def simulated_requirements(
             )
         agents[short] += 1
         ups += 1
-        mean = mean_of(agents)
+        mean, occ = mean_of(agents)
         evaluations += 1
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "interval": np.arange(agents.size),
             "initial": start,
             "required": agents,
+            "scheduled": scheduled_agents(agents, shrink),
             "metric_mean": mean,
-            "iterations": evaluations,
         }
     )
+    if occ_cap is not None:
+        out["occupancy_mean"] = occ
+    out["iterations"] = evaluations
+    return out

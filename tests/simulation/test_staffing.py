@@ -470,3 +470,104 @@ def test_template_max_agents_limits_part_timers():
     assert capped.paid_hours >= free.paid_hours
     only_part = ShiftScheduler([part], 60).solve(req)
     assert set(only_part.uncovered["reason"]) == {"max_agents of '4h' binds"}
+
+
+# -- shrinkage and occupancy caps --------------------------------------------------------------
+@pytest.mark.parametrize(("lam_h", "aht", "cap"), [(120, 300, 0.7), (600, 300, 0.85), (3000, 240, 0.9),
+                                                   (40, 600, 0.5), (600, 300, 1.0)])
+def test_erlang_c_occupancy_cap_is_load_over_cap(lam_h, aht, cap):
+    # Erlang C's occupancy is exactly load / n, so the capped requirement is
+    # max(service-level requirement, ceil(load / cap)), and the binding constraint is named
+    load = lam_h * aht / 3600
+    free = required_agents(lam_h, aht, service_level=20).agents
+    r = required_agents(lam_h, aht, service_level=20, max_occupancy=cap)
+    assert r.agents == max(free, math.ceil(load / cap - 1e-9))
+    assert r.occupancy <= cap + 1e-12
+    assert r.binding == ("occupancy cap" if r.agents > free else "service level")
+
+
+@pytest.mark.parametrize("patience", [60.0, 300.0])
+@pytest.mark.parametrize("cap", [0.6, 0.8])
+def test_erlang_a_occupancy_cap_is_met_with_the_fewest_agents(patience, cap):
+    # the occupancy of Erlang A is the carried load (answered contacts only) per agent
+    lam_h, aht = 900.0, 300.0
+    r = required_agents(lam_h, aht, service_level=20, patience_s=patience, max_occupancy=cap)
+    at_n = erlang_a(lam_h, aht, r.agents, patience, ServiceLevel(20))
+    below = erlang_a(lam_h, aht, r.agents - 1, patience, ServiceLevel(20))
+    assert at_n.service_level >= 0.8 and at_n.occupancy <= cap + 1e-12
+    assert below.service_level < 0.8 or below.occupancy > cap
+    assert r.occupancy == pytest.approx(at_n.occupancy)
+
+
+def test_abandonment_cap_is_named_when_it_binds():
+    r = required_agents(120, 300, service_level=20, patience_s=120, max_abandon=0.01)
+    free = required_agents(120, 300, service_level=20, patience_s=120)
+    assert r.agents > free.agents and r.binding == "abandonment cap"
+    assert free.binding == "service level"
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 0.1, 0.3, 0.35, 0.5])
+def test_shrinkage_turns_agents_on_the_phones_into_agents_to_roster(shrinkage):
+    r = required_agents(600, 300, service_level=20, shrinkage=shrinkage)
+    plain = required_agents(600, 300, service_level=20)
+    assert r.agents == plain.agents  # shrinkage does not change who is needed on the phones
+    assert r.scheduled_agents == math.ceil(plain.agents / (1 - shrinkage) - 1e-9)
+    assert r.scheduled_agents * (1 - shrinkage) >= r.agents - 1e-9
+    assert (r.scheduled_agents - 1) * (1 - shrinkage) < r.agents
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["scheduled_agents"] == r.scheduled_agents and d["shrinkage"] == shrinkage
+
+
+def test_interval_requirements_carry_caps_and_shrinkage():
+    f = _forecast()
+    plain = interval_requirements(f, patience_s=120)
+    capped = interval_requirements(f, patience_s=120, max_occupancy=0.8, shrinkage=0.3)
+    assert np.all(capped.required >= plain.required)
+    assert np.array_equal(capped.scheduled, np.ceil(capped.required / 0.7 - 1e-9).astype(int))
+    busy = capped.table["arrivals_per_hour"] > 0
+    assert (capped.table.loc[busy, "binding"] != "no arrivals").all()
+    assert set(capped.table["binding"]) <= {"service level", "occupancy cap", "abandonment cap", "no arrivals"}
+    info = capped.summary().info
+    hours = capped.interval_minutes / 60
+    assert info["scheduled agent-hours"] == pytest.approx(capped.scheduled.sum() * hours)
+    assert info["scheduled agent-hours"] > info["required agent-hours"]
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.1, "lots"])
+def test_shrinkage_of_one_or_more_is_refused(bad):
+    with pytest.raises(DesignError, match="shrinkage"):
+        required_agents(120, 300, shrinkage=bad)
+    with pytest.raises(DesignError, match="shrinkage"):
+        interval_requirements(pd.DataFrame({"arrivals": [10]}), aht_s=300, shrinkage=bad)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.01, "high"])
+def test_occupancy_cap_outside_zero_one_is_refused(bad):
+    with pytest.raises(DesignError, match=r"max_occupancy must .*\(0, 1\]"):
+        required_agents(120, 300, max_occupancy=bad)
+    with pytest.raises(DesignError, match="max_occupancy"):
+        simulated_requirements([1, 1], lambda a, r: pd.DataFrame({"service_level": [1.0, 1.0]}),
+                               target_sl=0.8, max_occupancy=bad)
+
+
+def test_simulated_requirements_respect_the_occupancy_cap():
+    # a noiseless stand-in whose occupancy is the Erlang A occupancy: the simulated search with a
+    # cap lands on the capped Erlang A requirement, interval by interval
+    f = _forecast().iloc[:7]
+    req = interval_requirements(f, patience_s=120, max_occupancy=0.75, shrinkage=0.25)
+    lam = req.table["arrivals_per_hour"].to_numpy()
+
+    def sim(agents, rng):
+        rows = [erlang_a(x, 300, max(int(n), 1), 120) if x > 0 else None
+                for x, n in zip(lam, agents, strict=True)]
+        return pd.DataFrame({"service_level": [r.service_level if r else 1.0 for r in rows],
+                             "occupancy": [r.occupancy if r else 0.0 for r in rows]})
+
+    out = simulated_requirements(np.maximum(req.required - 3, 0), sim, target_sl=0.8, n_reps=2,
+                                 rng=1, max_occupancy=0.75, shrinkage=0.25)
+    assert np.array_equal(out["required"].to_numpy(), req.required)
+    assert np.array_equal(out["scheduled"].to_numpy(), req.scheduled)
+    assert (out["occupancy_mean"] <= 0.75 + 1e-12).all()
+    with pytest.raises(DataError, match="occupancy"):
+        simulated_requirements([1] * 7, lambda a, r: pd.DataFrame({"service_level": np.ones(7)}),
+                               target_sl=0.8, max_occupancy=0.8)
