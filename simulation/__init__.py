@@ -88,6 +88,7 @@ from .interference import (
 from .metrics import SimulationRun, window_measures
 from .plan import PlanSimulator
 from .replicate import PairedComparison, ReplicationResult, paired_comparison, replicate, t_interval
+from .risk import RiskStaffing, risk_staffing
 from .routing import (
     FIFO,
     LongestIdleAgent,
@@ -151,6 +152,7 @@ __all__ = [
     "Relaxation",
     "ReplicationResult",
     "Retrial",
+    "RiskStaffing",
     "RoutingError",
     "RoutingPolicy",
     "Scaled",
@@ -188,6 +190,7 @@ __all__ = [
     "relaxation_time",
     "replicate",
     "required_agents",
+    "risk_staffing",
     "scheduled_agents",
     "simulated_requirements",
     "square_root_staffing",

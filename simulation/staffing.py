@@ -1096,13 +1096,14 @@ def _replicate(
 
 
 def _replicate_many(
-    simulate: SimulateFn, agents: np.ndarray, seeds: list[np.random.SeedSequence],
+    simulate: SimulateFn | Sequence[SimulateFn], agents: np.ndarray, seeds: list[np.random.SeedSequence],
     metrics: Sequence[str],
 ) -> dict[str, np.ndarray]:
     """:func:`_replicate` for several metric columns of the same runs."""
     out: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for s in seeds:
-        frame = simulate(agents.copy(), np.random.default_rng(s))
+    sims = list(simulate) if isinstance(simulate, Sequence) else [simulate] * len(seeds)
+    for sim, s in zip(sims, seeds, strict=True):
+        frame = sim(agents.copy(), np.random.default_rng(s))
         for metric in metrics:
             if metric not in frame:
                 raise DataError(f"the simulator callback returned no {metric!r} column")
@@ -1288,7 +1289,7 @@ def verify_schedule_by_simulation(
 
 def simulated_requirements(
     initial: Any,
-    simulate: SimulateFn,
+    simulate: SimulateFn | Sequence[SimulateFn],
     *,
     target_sl: float,
     n_reps: int | None = None,
@@ -1320,6 +1321,10 @@ def simulated_requirements(
     SeedSequence or Generator object, gets the same seeds. ``n_replications`` is the deprecated
     name of ``n_reps`` (default 10).
 
+    ``simulate`` may also be a sequence of simulators, one per replication (e.g. one per
+    forecast sample path, as :func:`simulation.risk_staffing` does): replication ``i`` runs
+    ``simulate[i]`` with seed ``i``, and ``n_reps`` is the length of the sequence.
+
     ``max_occupancy`` (in (0, 1]) adds a constraint: the interval's mean ``occupancy`` (a
     column the simulator returns, as :class:`simulation.PlanSimulator` does) must not exceed
     it. ``shrinkage`` (in [0, 1)) turns the agents on the phones into the agents to roster.
@@ -1332,6 +1337,11 @@ def simulated_requirements(
         only with an occupancy cap; ``iterations``: candidate staffings simulated, the same in
         every row).
     """
+    if isinstance(simulate, Sequence):
+        if not simulate or (n_reps is not None and n_reps != len(simulate)):
+            raise DesignError(f"simulate is a sequence of {len(simulate)} simulators (one per replication); "
+                              f"n_reps={n_reps} disagrees")
+        n_reps = len(simulate)
     n = _n_reps(n_reps, n_replications, 10, "simulated_requirements")
     occ_cap = _check_occupancy_cap(max_occupancy)
     shrink = _check_shrinkage(shrinkage)
