@@ -48,7 +48,7 @@ from scipy.optimize import curve_fit
 
 from servicelab.errors import DataError, DesignError, UnstableQueueError
 from servicelab.random import RNGLike, named_stream, root_seed_sequence, spawn
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 from servicelab.service_level import ServiceLevel
 
 __all__ = [
@@ -396,8 +396,8 @@ class SharedPoolCentre:
                                                      "n_agents": self.n_agents})
 
 
-@dataclass(frozen=True)
-class InterferenceTruth:
+@dataclass(frozen=True, eq=False, repr=False)
+class InterferenceTruth(ResultMixin):
     """Truth rows for one mechanism: per metric, the control mean, the GTE and the direct effect.
 
     ``frame`` columns: ``metric``, ``control``, ``gte`` (all treated minus none, CRN), ``gte_se``,
@@ -514,8 +514,8 @@ def truth_from_replications(centre: SharedPoolCentre, factor: float, share: floa
     return InterferenceTruth(f, info, (diag,))
 
 
-@dataclass(frozen=True)
-class Relaxation:
+@dataclass(frozen=True, eq=False, repr=False)
+class Relaxation(ResultMixin):
     """Step response of the mean wait to switching everyone to treatment.
 
     ``profile``: per bin after the switch, the CRN difference in mean wait (switched minus

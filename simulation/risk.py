@@ -124,29 +124,26 @@ class RiskStaffing(ResultMixin):
                                "service target (common random numbers across rosters)")])
 
     def plot(self, ax: Any = None) -> Any:
-        """Both rosters per interval (top) and their probability of meeting the target (bottom)."""
+        """Both rosters per interval (steps, left axis) and their P(meet) (points, right axis)."""
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-        else:
-            axes = np.atleast_1d(ax)
-            if axes.size < 2:
-                axes = np.array([axes[0], axes[0].twinx()])
+            _, ax = plt.subplots(figsize=(8, 3.5))
         x = self.table["interval"].to_numpy()
-        axes[0].step(x, self.table["required"], where="post", label="risk roster")
-        axes[0].step(x, self.table["erlang_at_mean"], where="post", ls="--",
-                     label=f"{self.model_at_mean} at mean forecast")
-        axes[0].set_ylabel("agents on the phones")
-        axes[0].legend(fontsize=8)
-        axes[1].plot(x, self.table["p_meet"], "o-", ms=3, label="risk roster")
-        axes[1].plot(x, self.table["p_meet_at_mean"], "s--", ms=3, label="at mean forecast")
-        axes[1].axhline(self.risk_target, color="0.5", lw=1, ls=":", label=f"risk target {self.risk_target:.0%}")
-        axes[1].set_ylim(-0.02, 1.02)
-        axes[1].set_ylabel(f"P(SL >= {self.target_sl:.0%})")
-        axes[1].set_xlabel(f"interval ({self.interval_minutes} min)")
-        axes[1].legend(fontsize=8)
-        return axes
+        ax.step(x, self.table["required"], where="mid", color="C0", label="risk roster")
+        ax.step(x, self.table["erlang_at_mean"], where="mid", color="C1", ls="--",
+                label=f"{self.model_at_mean} at mean forecast")
+        ax.set_ylabel("agents on the phones")
+        ax.set_xlabel(f"interval ({self.interval_minutes} min)")
+        right = ax.twinx()
+        right.plot(x, self.table["p_meet"], "o", color="C0", ms=4, alpha=0.7)
+        right.plot(x, self.table["p_meet_at_mean"], "s", color="C1", ms=4, alpha=0.7)
+        right.axhline(self.risk_target, color="0.4", lw=1, ls=":")
+        right.set_ylim(-0.02, 1.02)
+        right.set_ylabel(f"P(SL >= {self.target_sl:.0%}) (markers; dotted: risk target)")
+        ax.legend(fontsize=8, loc="upper left")
+        ax.set_title(f"Risk-based staffing: uncertainty costs {self.uncertainty_cost_agent_hours:+.1f} agent-hours")
+        return ax
 
 
 def _meets(sim: PlanSimulator, target_sl: float):

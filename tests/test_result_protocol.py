@@ -584,6 +584,27 @@ def _calibration_validation():
     return validate_calibration(c, st, "2026-01-05", n_reps=2, rng=1)
 
 
+@factory("simulation.interference.InterferenceTruth")
+def _interference_truth():
+    from simulation.interference import SharedPoolCentre, interference_truth
+    return interference_truth(SharedPoolCentre(sites=2, agents_per_site=5, occupancy=0.8, days=0.1), 0.8,
+                              n_reps=2, rng=1)
+
+
+@factory("simulation.interference.Relaxation")
+def _relaxation():
+    from simulation.interference import SharedPoolCentre, relaxation_time
+    return relaxation_time(SharedPoolCentre(sites=2, agents_per_site=5, occupancy=0.8, days=0.1), 0.8,
+                           n_reps=2, rng=1)
+
+
+@factory("simulation.risk.RiskStaffing")
+def _risk_staffing():
+    from simulation import risk_staffing
+    paths = 10.0 * np.exp(0.1 * np.random.default_rng(0).standard_normal((10, 1))) * np.ones((10, 2))
+    return risk_staffing(paths, aht_s=300, patience_s=300, risk_target=0.5, rng=1)
+
+
 # -- the checks ---------------------------------------------------------------------------------
 RESULT_TYPES = _result_types()
 

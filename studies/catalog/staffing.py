@@ -456,9 +456,8 @@ def _plot_service_level(ver: pd.DataFrame, target: float, sl: ServiceLevel) -> A
 def _plot_calibration(validation: CalibrationValidation) -> Any:
     import matplotlib.pyplot as plt
 
-    measures = list(dict.fromkeys(validation.table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.4))
-    validation.plot(ax=axes)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(validation.table) + 1.5))
+    validation.plot(ax=ax)
     fig.tight_layout()
     return fig
 
