@@ -544,7 +544,9 @@ def erlang_c(
     sl = resolve_service_level(service_level, sl_definition, sl_threshold_s)
     lam = lam_h / 3600.0
     load = lam * aht
-    if load >= n:
+    # n - load within rounding of zero is load == n (660/h at 300 s on 55 agents computes a load of
+    # 54.99999999999999, and n mu - lambda then rounds to exactly 0)
+    if load >= n * (1.0 - 1e-12):
         raise UnstableQueueError(
             f"offered load {load:.2f} Erlangs is at or above agents={n}: Erlang C has no steady "
             "state (the queue grows without bound). Add agents, or use erlang_a(..., patience_s=...) "

@@ -10,7 +10,7 @@ import pytest
 from scipy import linalg
 
 from servicelab.errors import DesignError, UnstableQueueError
-from simulation import ServiceLevel
+from simulation import ServiceLevel, required_agents
 from simulation.analytic import (
     MAX_STATES,
     erlang_a,
@@ -386,3 +386,12 @@ def test_results_are_frozen_json_and_summarised():
     s = str(a.summary())
     assert "answered within 20 s, over all offered contacts" in s
     assert erlang_a(6000, 300, 520, 120).to_dict() == a.to_dict()  # deterministic
+
+
+@pytest.mark.parametrize(("lam_h", "aht", "n"), [(660, 300, 55), (360, 300, 30), (1, 3600, 1), (7200, 45, 90)])
+def test_erlang_c_at_a_load_equal_to_the_agents_within_rounding_is_unstable(lam_h, aht, n):
+    # 660/h x 300 s computes a load of 54.99999999999999 on 55 agents: n mu - lambda rounds to 0,
+    # which crashed with ZeroDivisionError instead of saying the queue has no steady state
+    with pytest.raises(UnstableQueueError, match="at or above agents"):
+        erlang_c(lam_h, aht, n, ServiceLevel(20))
+    assert required_agents(lam_h, aht, service_level=20).agents > n
