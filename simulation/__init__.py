@@ -112,6 +112,7 @@ from .staffing import (
     simulated_requirements,
     verify_schedule_by_simulation,
 )
+from .whatif import Effect, WhatIfResult, propagate_effects
 
 __all__ = [
     "FIFO",
@@ -126,6 +127,7 @@ __all__ = [
     "ContactCentre",
     "Deterministic",
     "DispatchState",
+    "Effect",
     "Empirical",
     "ErlangAResult",
     "ErlangCResult",
@@ -168,6 +170,7 @@ __all__ = [
     "StaffingRequirement",
     "StaticPriority",
     "Trace",
+    "WhatIfResult",
     "arrival_rates",
     "backtest_forecast",
     "calibrate",
@@ -186,6 +189,7 @@ __all__ = [
     "kaplan_meier",
     "named_stream",
     "paired_comparison",
+    "propagate_effects",
     "read_counts_csv",
     "relaxation_time",
     "replicate",
