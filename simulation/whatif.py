@@ -108,7 +108,7 @@ class Effect:
         if self.ci_low is None:
             return 0.0
         z = stats.norm.ppf(0.5 + self.ci_level / 2)
-        return (math.log1p(self.ci_high) - math.log1p(self.ci_low)) / (2 * z)  # type: ignore[arg-type]
+        return float((math.log1p(self.ci_high) - math.log1p(self.ci_low)) / (2 * z))  # type: ignore[arg-type]
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws of the relative change (resampled draws, or log-normal from the interval)."""
