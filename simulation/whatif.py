@@ -221,6 +221,7 @@ class WhatIfResult(ResultMixin):
         step = max(1, len(t) // 12)
         ax.set_xticks(x[::step], [self.labels[i] for i in x[::step]], rotation=45, fontsize=7)
         ax.set_ylabel("agents on the phones")
+        ax.set_xlabel(f"interval start ({self.interval_minutes} min intervals)")
         ax.set_title("Staffing requirement today and with the measured effects", fontsize=10)
         ax.legend(fontsize=7)
         return ax
