@@ -342,8 +342,14 @@ def msprt_statistic(effect, variance, tau: float):
     e = np.asarray(effect, dtype=float)
     if tau <= 0:
         raise DesignError(f"tau must be positive, got {tau}")
+    with np.errstate(over="ignore"):  # overwhelming evidence: the ratio is +inf, its true limit
+        return np.exp(_msprt_log_statistic(e, v, tau))
+
+
+def _msprt_log_statistic(e: np.ndarray, v: np.ndarray, tau: float) -> np.ndarray:
+    """Logarithm of :func:`msprt_statistic` (finite where the ratio itself overflows)."""
     t2 = tau * tau
-    return np.sqrt(v / (v + t2)) * np.exp(e * e * t2 / (2 * v * (v + t2)))
+    return 0.5 * np.log(v / (v + t2)) + e * e * t2 / (2 * v * (v + t2))
 
 
 def always_valid(effect, se, *, alpha: float = 0.05, tau: float):
@@ -362,8 +368,10 @@ def always_valid(effect, se, *, alpha: float = 0.05, tau: float):
         raise DesignError(f"alpha must be in (0, 1), got {alpha}")
     se = np.asarray(se, dtype=float)
     v = se * se
-    lam = msprt_statistic(effect, v, tau)
-    p = np.minimum(1.0, 1.0 / lam)
+    if tau <= 0:
+        raise DesignError(f"tau must be positive, got {tau}")
+    # p = min(1, 1 / ratio), from the log ratio: no overflow when the evidence is overwhelming
+    p = np.minimum(1.0, np.exp(-_msprt_log_statistic(np.asarray(effect, dtype=float), v, tau)))
     t2 = tau * tau
     radius = np.sqrt(v * (v + t2) / t2 * (2 * math.log(1 / alpha) + np.log((v + t2) / v)))
     e = np.asarray(effect, dtype=float)
