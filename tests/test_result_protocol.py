@@ -605,6 +605,13 @@ def _risk_staffing():
     return risk_staffing(paths, aht_s=300, patience_s=300, risk_target=0.5, rng=1)
 
 
+@factory("simulation.whatif.WhatIfResult")
+def _whatif():
+    from simulation import Effect, propagate_effects
+    return propagate_effects([20.0, 60.0], [Effect("handle_time", -0.1, -0.12, -0.08)], aht_s=300,
+                             patience_s=180, n_draws=20, rng=1)
+
+
 # -- the checks ---------------------------------------------------------------------------------
 RESULT_TYPES = _result_types()
 
