@@ -454,13 +454,9 @@ def _plot_service_level(ver: pd.DataFrame, target: float, sl: ServiceLevel) -> A
 
 
 def _plot_calibration(validation: CalibrationValidation) -> Any:
-    import matplotlib.pyplot as plt
-
-    measures = list(dict.fromkeys(validation.table["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.4 * len(measures), 3.4))
-    validation.plot(ax=axes)
-    fig.tight_layout()
-    return fig
+    ax = validation.plot()  # one Axes: every queue and measure, simulated minus observed
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def report(result: StaffingWhatIfResult) -> StudyOutput:

@@ -157,3 +157,32 @@ def test_the_study_holds_no_library_code():
     for name in ("ScaledDistribution", "calibration_check", "policy_comparison", "search_requirements",
                  "_day_simulator", "_erlang_sl", "erlang_requirements"):
         assert not hasattr(study, name), name
+
+
+def test_calibration_figure_is_drawn_on_one_axes():
+    """The report's calibration figure: every queue and measure on one Axes (it crashed on an array)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from simulation import ServiceLevel
+    from simulation.calibration import CalibrationValidation
+    from studies.catalog.staffing import _plot_calibration
+
+    table = pd.DataFrame({
+        "queue": ["billing", "billing", "all", "all"],
+        "measure": ["abandon_rate", "sl_20s", "abandon_rate", "sl_20s"],
+        "observed": [0.05, 0.80, 0.06, 0.78], "sim_mean": [0.055, 0.79, 0.058, 0.80],
+        "ci_low": [0.04, 0.75, 0.05, 0.76], "ci_high": [0.07, 0.83, 0.07, 0.84],
+        "judged": [True, True, True, True],
+    })
+    table["diff"] = table["sim_mean"] - table["observed"]
+    table["agrees"] = True
+    v = CalibrationValidation(table, ServiceLevel(20.0), n_reps=2, ci_level=0.95, tolerance=0.02,
+                              window=("2026-01-01", "2026-01-04"), warmup_s=86400.0)
+    fig = _plot_calibration(v)
+    try:
+        (ax,) = fig.axes
+        assert len(ax.get_yticklabels()) == len(table)
+        assert ax.get_xlabel() and ax.get_title() == "Calibration check: passed"
+    finally:
+        plt.close(fig)
