@@ -91,6 +91,17 @@ class InterruptGuard:
             return
         raise RunInterrupted(name)
 
+    def resume(self) -> None:
+        """End a deferral: signals raise again, and one that came while deferred is raised now.
+
+        The runner defers from the moment it creates a run folder until its error handling is in
+        place; the held signal is raised here as :class:`RunInterrupted` (so it is recorded), not
+        delivered again on exit.
+        """
+        self.deferred = False
+        self._pending = None
+        self.check()
+
     def check(self) -> None:
         """Raise :class:`RunInterrupted` if a signal was received (even if the study swallowed it)."""
         if self.seen is not None:

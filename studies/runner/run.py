@@ -222,16 +222,22 @@ def run_study(
                 "tables": warehouse.tables(),
             },
         }
-        _start_folder(tmp, manifest)
-        reporter = Progress(
-            study.name,
-            enabled=_stderr_is_tty() if progress is None else progress,
-            expected=_expected_stages(runs_root, manifest),
-            on_stage=lambda stage: _note_stage(tmp, manifest, stage),
-        )
-        ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
-                           reporter=reporter)
-        return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors)
+        # The guard is up before the folder exists: from the first manifest on, SIGINT or SIGTERM
+        # ends in a recorded .failed run, never in a .tmp folder left "running" (abandoned). Until
+        # _execute's error handling is in place a signal is only recorded; _execute raises it there.
+        guard = InterruptGuard()
+        with guard:
+            guard.deferred = True
+            _start_folder(tmp, manifest)
+            reporter = Progress(
+                study.name,
+                enabled=_stderr_is_tty() if progress is None else progress,
+                expected=_expected_stages(runs_root, manifest),
+                on_stage=lambda stage: _note_stage(tmp, manifest, stage),
+            )
+            ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
+                               reporter=reporter)
+            return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors, guard)
     finally:
         if owned:
             warehouse.close()
@@ -265,67 +271,71 @@ def _start_folder(tmp: Path, manifest: dict[str, Any]) -> None:
 
 
 def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Path, final: Path,
-             allow_failed_checks: bool, raise_errors: bool) -> RunRecord:
+             allow_failed_checks: bool, raise_errors: bool, guard: InterruptGuard) -> RunRecord:
+    """Run the study inside ``guard`` (entered, deferring, by the caller) and record how it ended."""
     t0 = time.perf_counter()
-    # the first lines of a study import its analysis libraries (seconds): say so at once
-    ctx.reporter.stage("starting")
-    import matplotlib.pyplot as plt
-
     output: StudyOutput | None = None
     written: list[str] = []
-    open_before = set(plt.get_fignums())
-    guard = InterruptGuard()
+    open_before: set[int] | None = None  # the caller's figures, known once pyplot is imported
     try:
-        with guard:
-            try:
-                with study_warning_filters():
-                    output = study.run(ctx)
-                guard.check()  # an interrupt the study swallowed still ends the run
-                if not isinstance(output, StudyOutput):
-                    raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
-                ctx.reporter.stage("writing the run folder")
-                failed = [d for d in output.diagnostics if d.status == "fail"]
-                status = "failed" if failed and not allow_failed_checks else "success"
-                manifest.update(
-                    status=status,
-                    headline=output.headline,
-                    diagnostics=[d.to_dict() for d in output.diagnostics],
-                    diagnostics_status=_worst(output.diagnostics),
-                    files=written,
+        try:
+            guard.resume()  # a signal held since the folder was created is raised here
+            # the first lines of a study import its analysis libraries (seconds): say so at once
+            ctx.reporter.stage("starting")
+            import matplotlib.pyplot as plt
+
+            open_before = set(plt.get_fignums())
+            with study_warning_filters():
+                output = study.run(ctx)
+            guard.check()  # an interrupt the study swallowed still ends the run
+            if not isinstance(output, StudyOutput):
+                raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
+            ctx.reporter.stage("writing the run folder")
+            failed = [d for d in output.diagnostics if d.status == "fail"]
+            status = "failed" if failed and not allow_failed_checks else "success"
+            manifest.update(
+                status=status,
+                headline=output.headline,
+                diagnostics=[d.to_dict() for d in output.diagnostics],
+                diagnostics_status=_worst(output.diagnostics),
+                files=written,
+            )
+            if status == "failed":
+                manifest["error"] = (
+                    "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
+                    + " (rerun with --allow-failed-checks to accept them)"
                 )
-                if status == "failed":
-                    manifest["error"] = (
-                        "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
-                        + " (rerun with --allow-failed-checks to accept them)"
-                    )
-                _write_outputs(tmp, output, written)
-                _write_reports(tmp, manifest, output, ctx, t0)
-                guard.check()
-                # commit: from here a signal is held until the folder is in place (milliseconds)
-                guard.deferred = True
-                ctx.reporter.finish()
-                _finish(manifest, ctx, t0)
-                write_json_atomic(tmp / "manifest.json", manifest)
-                target = final if status == "success" else final.with_name(final.name + FAILED_SUFFIX)
-                _move(tmp, target)
-                ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
-                return RunRecord(path=target, status=status, manifest=manifest, output=output)
-            except BaseException as exc:
-                guard.deferred = True  # a second Ctrl-C must not break the recording of the first
-                record = _record_failure(exc, guard, manifest, ctx, tmp, final, t0, written)
-                if raise_errors:
-                    exc.add_note(f"servicelab: the {record.status} run is recorded in {record.path}")
-                    if record.status == "interrupted" and not isinstance(exc, KeyboardInterrupt):
-                        raise RunInterrupted(guard.seen or "SIGINT") from exc
-                    raise
-                return record
+            _write_outputs(tmp, output, written)
+            _write_reports(tmp, manifest, output, ctx, t0)
+            guard.check()
+            # commit: from here a signal is held until the folder is in place (milliseconds)
+            guard.deferred = True
+            ctx.reporter.finish()
+            _finish(manifest, ctx, t0)
+            write_json_atomic(tmp / "manifest.json", manifest)
+            target = final if status == "success" else final.with_name(final.name + FAILED_SUFFIX)
+            _move(tmp, target)
+            ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
+            return RunRecord(path=target, status=status, manifest=manifest, output=output)
+        except BaseException as exc:
+            guard.deferred = True  # a second Ctrl-C must not break the recording of the first
+            record = _record_failure(exc, guard, manifest, ctx, tmp, final, t0, written)
+            if raise_errors:
+                exc.add_note(f"servicelab: the {record.status} run is recorded in {record.path}")
+                if record.status == "interrupted" and not isinstance(exc, KeyboardInterrupt):
+                    raise RunInterrupted(guard.seen or "SIGINT") from exc
+                raise
+            return record
     finally:
         # figures the study made (returned or intermediate) are saved by now: free them
-        if output is not None and isinstance(output, StudyOutput):
-            for fig in output.figures.values():
-                plt.close(fig)
-        for num in set(plt.get_fignums()) - open_before:
-            plt.close(num)
+        if open_before is not None:
+            import matplotlib.pyplot as plt
+
+            if output is not None and isinstance(output, StudyOutput):
+                for fig in output.figures.values():
+                    plt.close(fig)
+            for num in set(plt.get_fignums()) - open_before:
+                plt.close(num)
 
 
 def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[str, Any],

@@ -183,6 +183,48 @@ def test_interrupt_ends_as_an_interrupted_failed_run(fake: Study, tiny_db: Path,
     assert row["status"] == "interrupted" and row["headline"].startswith("interrupted by SIGINT")
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("window", ["setting up progress", "starting stage"])
+def test_signal_right_after_the_folder_is_created_is_recorded(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, window: str
+) -> None:
+    """Between the first manifest and the study's own code (progress set-up, the "starting" stage and
+    the pyplot import) a signal must still end in a ``.failed`` interrupted run, not in a ``.tmp``
+    folder left "running" (abandoned) or a process killed by SIGTERM's default action."""
+    def outside_the_guard(signum, frame):
+        raise AssertionError(f"{signal.Signals(signum).name} reached the handler outside the run's guard")
+
+    if window == "setting up progress":
+        expected = run_module._expected_stages
+
+        def hook(runs_root, manifest):
+            signal.raise_signal(signum)
+            return expected(runs_root, manifest)
+
+        monkeypatch.setattr(run_module, "_expected_stages", hook)
+    else:
+        note = run_module._note_stage
+
+        def hook(tmp, manifest, stage):
+            note(tmp, manifest, stage)
+            if stage == "starting":
+                signal.raise_signal(signum)
+
+        monkeypatch.setattr(run_module, "_note_stage", hook)
+    previous = signal.signal(signum, outside_the_guard)
+    try:
+        rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
+        assert signal.getsignal(signum) is outside_the_guard  # restored, and no signal redelivered
+    finally:
+        signal.signal(signum, previous)
+    name = signal.Signals(signum).name
+    assert rec.status == "interrupted" and rec.error.startswith(f"interrupted by {name}")
+    (folder,) = _folders(tmp_path)
+    assert folder.name.endswith(".failed") and folder == rec.path
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["status"] == "interrupted" and (folder / "error.txt").exists()
+
+
 def test_swallowed_sigint_can_never_become_a_success(fake: Study, tiny_db: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The study catches the KeyboardInterrupt (as PyMC does) and returns numbers: still interrupted."""
