@@ -96,8 +96,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"run {word}: {record.error}", file=sys.stderr)
     exc = record.exception
     if exc is not None and not isinstance(exc, KeyboardInterrupt) and not _is_servicelab_error(exc):
-        print(f"  (an unexpected {type(exc).__name__}; the traceback is in {record.path / 'error.txt'})",
-              file=sys.stderr)
+        from studies.runner.run import storage_problem
+
+        what = ("(" if storage_problem(exc, record.path) is not None
+                else f"(an unexpected {type(exc).__name__}; ")
+        error_txt = record.path / "error.txt"
+        where = (f"the traceback is in {error_txt})" if error_txt.exists()
+                 else "no traceback: error.txt could not be written)")
+        print(f"  {what}{where}", file=sys.stderr)
     kept = record.manifest.get("files") or []
     if exc is not None and kept and record.status != "interrupted":  # it stopped part-way through writing
         print(f"  outputs kept: {', '.join(kept)}", file=sys.stderr)

@@ -365,8 +365,7 @@ def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[st
     manifest.update(status=status, error=error, failed_stage=stage, files=kept)
     _finish(manifest, ctx, t0)
     saved = []
-    with contextlib.suppress(OSError):
-        write_json_atomic(tmp / "manifest.json", manifest)
+    if _write_failure_manifest(tmp / "manifest.json", manifest):
         saved.append("manifest.json")
     detail = "".join(traceback.format_exception(exc))
     with contextlib.suppress(OSError):
@@ -381,6 +380,49 @@ def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[st
         manifest["error"] = error + " (the manifest and error file could not be written either)"
     ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
     return RunRecord(path=failed_dir, status=status, manifest=manifest, output=None, exception=exc)
+
+
+# what an abridged failure manifest adds to the start manifest (the rest can be rebuilt or is lost)
+_FAILURE_KEYS = ("status", "error", "failed_stage", "files", "stages", "finished_at", "duration_s")
+
+
+def _write_failure_manifest(path: Path, manifest: dict[str, Any]) -> bool:
+    """Record a failed run's manifest; on a full disk, an abridged one over the start manifest.
+
+    The whole manifest is written atomically when it can be. When that fails (a full disk has no
+    room for its temporary copy), the start manifest is overwritten in place, compactly, with its
+    own fields plus :data:`_FAILURE_KEYS` and a note: truncating it frees the blocks the new text
+    needs, so the folder still says why the run failed instead of ``running``. If even that fails
+    the start manifest is put back. Returns whether a failure manifest was recorded.
+    """
+    try:
+        write_json_atomic(path, manifest)
+        return True
+    except OSError:
+        pass
+    from servicelab.results import jsonable
+
+    try:
+        old = path.read_bytes()
+        abridged = json.loads(old)
+    except (OSError, ValueError):
+        return False
+    abridged.pop("progress", None)
+    abridged.update({k: manifest[k] for k in _FAILURE_KEYS if k in manifest})
+    abridged["abridged"] = "the full manifest could not be written (storage); the data fingerprint is missing"
+    text = json.dumps(jsonable(abridged), separators=(",", ":")).encode()
+    try:
+        with path.open("r+b") as f:
+            f.truncate(0)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    except OSError:
+        with contextlib.suppress(OSError), path.open("r+b") as f:
+            f.truncate(0)
+            f.write(old)
+        return False
 
 
 def storage_problem(exc: BaseException, where: Path) -> str | None:

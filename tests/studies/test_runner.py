@@ -342,11 +342,39 @@ def test_full_disk_everywhere_still_ends_in_a_failed_folder(
 
     monkeypatch.setattr(run_module, "write_text_atomic", write_after_start)
     monkeypatch.setattr(pd.DataFrame, "to_parquet", _enospc)
+    monkeypatch.setattr(os, "fsync", _enospc)  # nor does the in-place, abridged manifest
     rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
     assert rec.status == "failed" and rec.path.name.endswith(".failed")
     assert "could not be written either" in rec.error and "the disk is full" in rec.error
     (row,) = list_runs(tmp_path)  # the on-disk manifest still says "running": listed as failed
     assert row["status"] == "failed" and "could not be recorded" in row["note"]
+    assert json.loads((rec.path / "manifest.json").read_text())["status"] == "running"  # put back whole
+    assert "see error.txt" not in row["note"]  # there is none to see
+
+
+def test_full_disk_without_room_for_a_copy_still_records_why_in_the_manifest(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No room for the manifest's temporary copy: the start manifest is overwritten in place."""
+    real_write = run_module.write_text_atomic
+    calls = {"n": 0}
+
+    def write_after_start(path, text):
+        calls["n"] += 1
+        if calls["n"] <= 2:  # the start manifest and the first stage note fit on the disk
+            return real_write(path, text)
+        return _enospc()
+
+    monkeypatch.setattr(run_module, "write_text_atomic", write_after_start)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", _enospc)
+    rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
+    assert rec.status == "failed" and "could not be written either" not in rec.error
+    m = json.loads((rec.path / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["error"] == rec.error and m["error"].startswith("the disk is full (")
+    assert m["failed_stage"] == rec.manifest["failed_stage"] and "finished_at" in m and "abridged" in m
+    assert m["params"] == rec.manifest["params"] and m["run_id"] == rec.manifest["run_id"]  # kept from the start
+    (row,) = list_runs(tmp_path)
+    assert row["status"] == "failed" and row["headline"] == rec.error and "note" not in row
 
 
 def test_full_disk_at_the_start_writes_nothing(fake: Study, tiny_db: Path, tmp_path: Path,
