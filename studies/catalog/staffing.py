@@ -131,6 +131,11 @@ def effect_quantiles(
     return {"point": point, "low": lo, "high": hi, "ci_level": ci_level}
 
 
+def _is_draws_file_or_empty(path: str) -> bool:
+    """``effect_draws`` is checked before any data is read: '' or an existing .npy/.csv file."""
+    return path == "" or (Path(path).suffix in (".npy", ".csv") and Path(path).is_file())
+
+
 def load_effect_draws(path: str) -> tuple[np.ndarray | None, dict[str, Any] | None]:
     """Load draws of the relative effect from ``path`` (``.npy`` or a one-column ``.csv``).
 
@@ -607,7 +612,8 @@ STUDY = Study(
               min=0),
         Param("effect_draws", str, "",
               "path to draws of the relative handle-time effect (.npy, or .csv with one column), e.g. a "
-              "posterior sample; overrides handle_effect and effect_sd"),
+              "posterior sample; overrides handle_effect and effect_sd",
+              check=_is_draws_file_or_empty, check_message="'' or an existing .npy or .csv file"),
         Param("target_sl", float, 0.8, "service-level target per interval", min=0, max=1,
               exclusive_min=True, exclusive_max=True),
         Param("sl_threshold_s", float, 20.0, "answered within this many seconds counts as met", min=0),

@@ -14,6 +14,7 @@ import pytest
 from servicelab.errors import DataError, DesignError, RunError
 from studies.catalog.staffing import STUDY, StaffingWhatIf, effect_quantiles
 from studies.runner import run_study
+from studies.runner.spec import ParameterError
 
 # small but real: two weeks of calibration data, 2 replications, a 3-day calibration check
 FAST = {"recent_days": 14, "n_reps": 2, "check_days": 3, "effect_sd": 0.02}
@@ -143,8 +144,12 @@ def test_posterior_draws_drive_the_uncertainty(world_db, tmp_path):
 
 
 def test_bad_effect_draws(world_db, tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
-        run_study("staffing", db=world_db, runs_dir=tmp_path, params={"effect_draws": "nope.npy"})
+    # a missing or unsupported file is a parameter error, found before any data is read
+    runs = tmp_path / "runs"
+    for path in ("nope.npy", str(world_db)):
+        with pytest.raises(ParameterError, match=r"'effect_draws' must be '' or an existing \.npy or \.csv"):
+            run_study("staffing", db=tmp_path / "no-such.duckdb", runs_dir=runs, params={"effect_draws": path})
+    assert not runs.exists()
     np.save(tmp_path / "bad.npy", np.array([-0.1, -1.5]))
     with pytest.raises(DataError, match="> -1"):
         run_study("staffing", db=world_db, runs_dir=tmp_path,
