@@ -82,9 +82,9 @@ HOURS = INTERVAL_MIN / 60.0
 WARMUP_SLOTS = 4  # the day's last two hours are simulated before it starts (a night's carry-over)
 
 POLICIES: dict[str, Any] = {
-    "fifo": lambda threshold: FIFO(),
-    "longest_idle": lambda threshold: LongestIdleAgent(),
-    "static_priority": lambda threshold: StaticPriority(),
+    "fifo": lambda _threshold: FIFO(),  # every policy is made from the overflow threshold; only one uses it
+    "longest_idle": lambda _threshold: LongestIdleAgent(),
+    "static_priority": lambda _threshold: StaticPriority(),
     "skills_overflow": lambda threshold: SkillsBasedOverflow(threshold),
 }
 
@@ -328,8 +328,11 @@ class StaffingWhatIf:
         return StaffingWhatIfResult(self, data, cal, req, plan, routing, validation, scheduled, evaluations)
 
     def _routing(self, req: pd.DataFrame, aht: dict[str, Any], pat: dict[str, Any], rng: RNGLike) -> PairedComparison:
-        """The two policies on the same contacts, with agents cross-trained on their queue and the next
-        one (a ring), staffed by the simulated plan with the effect."""
+        """The two policies on the same contacts, paired (common random numbers).
+
+        Agents are cross-trained on their queue and the next one (a ring), staffed by the simulated
+        plan with the effect.
+        """
         names = sorted(aht)
         queues, groups = [], []
         for q in names:
@@ -367,10 +370,12 @@ class StaffingWhatIfResult:
     search_evaluations: int = 0
 
     def agent_hours(self, column: str) -> float:
+        """Agent-hours of a typical week day in requirement column ``column`` (all queues)."""
         return float(self.requirements[column].sum()) * HOURS
 
     @property
     def saving(self) -> dict[str, float]:
+        """Agent-hours the effect saves: by Erlang A (with the effect's low and high ends) and by simulation."""
         base = self.agent_hours("erlang_base")
         out = {"erlang": base - self.agent_hours("erlang_effect"),
                "simulation": self.agent_hours("sim_base") - self.agent_hours("sim_effect")}
@@ -390,6 +395,7 @@ class StaffingWhatIfResult:
         return float(up), float(down)
 
     def totals(self) -> pd.DataFrame:
+        """Agent-hours per scenario and method, and the scheduled staffing for comparison."""
         eff = f"handle time {self.spec.effect['point']:+.1%}"
         rows = [("today", "Erlang A", "erlang_base"), (eff, "Erlang A", "erlang_effect"),
                 ("today", "simulation (CRN)", "sim_base"), (eff, "simulation (CRN)", "sim_effect")]
@@ -399,6 +405,7 @@ class StaffingWhatIfResult:
         return pd.DataFrame(out)
 
     def by_queue(self) -> pd.DataFrame:
+        """Arrivals, handle time, agent-hours per scenario and mean patience, by queue."""
         cols = ["erlang_base", "erlang_effect", "sim_base", "sim_effect"]
         out = self.requirements.groupby("queue").agg(arrivals=("arrivals", "sum"), aht_s=("aht_s", "first"),
                                                      **{c: (c, "sum") for c in cols}).reset_index()
@@ -409,6 +416,7 @@ class StaffingWhatIfResult:
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """The study's checks: the calibration, data quality, replications, the calibration check and the plan."""
         n = self.spec.n_reps
         reps = Diagnostic("replications", "ok" if n >= 5 else "warning",
                           f"{n} replications per simulated scenario (t-intervals); kept small for run time"
