@@ -6,7 +6,7 @@ plus every module in :mod:`studies.commands` that defines ``register(subparsers)
 
 Exit codes: 0 success; 1 the run failed (an exception, failed checks, a full disk; its ``.failed``
 folder says why); 2 the command could not start (usage, an unknown study, a bad parameter, missing
-data); 130 interrupted (Ctrl-C or SIGTERM; the run is recorded as ``.failed``, status
+data); 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the run is recorded as ``.failed``, status
 ``interrupted``).
 
 Startup is kept light: this module imports no analysis library, and neither does ``servicelab

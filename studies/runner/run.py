@@ -10,7 +10,7 @@ The life of a run:
    lists it as *running* while its process lives and as *abandoned* once it is gone (SIGKILL, a
    power cut); ``servicelab runs clean`` removes abandoned ones.
 3. **Run**: the study runs with progress lines on stderr, the named third-party warning filters of
-   :mod:`studies.runner.warning_filters`, and SIGINT/SIGTERM turned into :class:`RunInterrupted`
+   :mod:`studies.runner.warning_filters`, and SIGINT/SIGTERM/SIGHUP turned into :class:`RunInterrupted`
    and remembered, so a study (or library) that swallows the interrupt cannot make the run a success.
 4. **End**: outputs are written file by file (each atomically), then the report and the manifest;
    the folder is renamed to ``<id>`` (success) or ``<id>.failed`` (failed checks, an exception, an
@@ -114,7 +114,7 @@ def run_study(
 
     The folder is written under a hidden temporary name and renamed into place only when complete,
     so an interrupted run never leaves a half-written "success". A study that raises, is interrupted
-    (SIGINT/Ctrl-C or SIGTERM, even if the study catches the interrupt), cannot write its outputs, or
+    (SIGINT/Ctrl-C, SIGTERM or SIGHUP, even if the study catches the interrupt), cannot write its outputs, or
     whose diagnostics include a failure (unless ``allow_failed_checks``) ends in a folder with the
     ``.failed`` suffix holding the manifest, ``error.txt`` and whatever outputs were complete.
     Existing run folders are never touched.
@@ -158,7 +158,7 @@ def run_study(
     DataError
         Missing warehouse, tables or columns (before anything is written).
     RunInterrupted
-        SIGINT or SIGTERM during the run (a ``KeyboardInterrupt``), after recording it as
+        SIGINT, SIGTERM or SIGHUP during the run (a ``KeyboardInterrupt``), after recording it as
         ``.failed`` with status ``"interrupted"``.
 
     Examples
@@ -222,7 +222,7 @@ def run_study(
                 "tables": warehouse.tables(),
             },
         }
-        # The guard is up before the folder exists: from the first manifest on, SIGINT or SIGTERM
+        # The guard is up before the folder exists: from the first manifest on, SIGINT, SIGTERM or SIGHUP
         # ends in a recorded .failed run, never in a .tmp folder left "running" (abandoned). Until
         # _execute's error handling is in place a signal is only recorded; _execute raises it there.
         guard = InterruptGuard()

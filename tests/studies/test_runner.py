@@ -183,14 +183,14 @@ def test_interrupt_ends_as_an_interrupted_failed_run(fake: Study, tiny_db: Path,
     assert row["status"] == "interrupted" and row["headline"].startswith("interrupted by SIGINT")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("window", ["setting up progress", "starting stage"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("window", ["setting up progress", "starting stage", "in the study"])
 def test_signal_right_after_the_folder_is_created_is_recorded(
     fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, window: str
 ) -> None:
-    """Between the first manifest and the study's own code (progress set-up, the "starting" stage and
-    the pyplot import) a signal must still end in a ``.failed`` interrupted run, not in a ``.tmp``
-    folder left "running" (abandoned) or a process killed by SIGTERM's default action."""
+    """From the first manifest on (progress set-up, the "starting" stage, the pyplot import, the study)
+    SIGINT, SIGTERM and SIGHUP end in a ``.failed`` interrupted run, not in a ``.tmp`` folder left
+    "running" (abandoned) by a process their default action killed."""
     def outside_the_guard(signum, frame):
         raise AssertionError(f"{signal.Signals(signum).name} reached the handler outside the run's guard")
 
@@ -202,6 +202,13 @@ def test_signal_right_after_the_folder_is_created_is_recorded(
             return expected(runs_root, manifest)
 
         monkeypatch.setattr(run_module, "_expected_stages", hook)
+    elif window == "in the study":
+        def study_run(ctx):
+            signal.raise_signal(signum)  # a closed terminal (SIGHUP) must not leave an abandoned run either
+            return fake_study._analysis(ctx)
+
+        study = replace(fake_study.FAKE, run=study_run)
+        monkeypatch.setattr(run_module.catalog, "get_study", lambda name: study)
     else:
         note = run_module._note_stage
 
