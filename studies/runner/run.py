@@ -44,7 +44,7 @@ from studies.runner.progress import Progress, expected_from, format_duration
 from studies.runner.provenance import environment, git_state
 from studies.runner.spec import Study, StudyOutput
 from studies.runner.store import FAILED_SUFFIX, TMP_PREFIX, process_start_token
-from studies.runner.warning_filters import study_warning_filters
+from studies.runner.warning_filters import quiet_library_logs, study_warning_filters
 from studies.warehouse import DEFAULT_DB, Warehouse, open_warehouse
 
 __all__ = ["DEFAULT_RUNS_DIR", "RunRecord", "run_study", "storage_problem"]
@@ -285,7 +285,8 @@ def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Pat
             import matplotlib.pyplot as plt
 
             open_before = set(plt.get_fignums())
-            with study_warning_filters():
+            quiet = contextlib.nullcontext() if ctx.reporter.enabled else quiet_library_logs()
+            with study_warning_filters(), quiet:
                 output = study.run(ctx)
             guard.check()  # an interrupt the study swallowed still ends the run
             if not isinstance(output, StudyOutput):

@@ -662,3 +662,28 @@ def test_only_the_named_third_party_warnings_are_silenced(fake: Study, tiny_db: 
         warnings.warn_explicit("PyTensor could not link to a BLAS installation.", UserWarning, "c.py", 1,
                                module="pytensor.link.c.cmodule")
     assert len(after) == 1
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_quiet_run_hides_the_samplers_info_lines_not_its_warnings(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, progress: bool,
+) -> None:
+    """``servicelab run -q`` printed PyMC's "Initializing NUTS ..." and "Sequential sampling ..." lines."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pymc")  # what importing pymc does
+
+    def study_run(ctx):
+        log = logging.getLogger("pymc.sampling.mcmc")
+        log.info("Initializing NUTS using jitter+adapt_diag...")
+        log.warning("a sampler warning")
+        return fake_study._analysis(ctx)
+
+    study = replace(fake_study.FAKE, run=study_run)
+    monkeypatch.setattr(run_module.catalog, "get_study", lambda name: study)
+    assert run_study("fake", db=tiny_db, runs_dir=tmp_path, progress=progress).ok
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("pymc")]
+    assert "a sampler warning" in messages
+    assert ("Initializing NUTS using jitter+adapt_diag..." in messages) == progress
+    assert logging.getLogger("pymc.sampling").level == logging.NOTSET  # restored
