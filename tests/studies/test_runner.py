@@ -36,7 +36,7 @@ from studies.runner import (
 from studies.runner import run as run_module
 from studies.runner.interrupts import InterruptGuard
 from studies.runner.run import storage_problem
-from studies.runner.store import parse_age, process_start_token
+from studies.runner.store import parse_age, process_start_token, run_summary
 from studies.runner.warning_filters import KNOWN_WARNINGS
 from tests.studies import fake_study
 
@@ -382,6 +382,7 @@ def test_full_disk_without_room_for_a_copy_still_records_why_in_the_manifest(
     assert m["params"] == rec.manifest["params"] and m["run_id"] == rec.manifest["run_id"]  # kept from the start
     (row,) = list_runs(tmp_path)
     assert row["status"] == "failed" and row["headline"] == rec.error and "note" not in row
+    assert f"error     {rec.error}" in run_summary(rec.path)  # `servicelab runs show` says why
 
 
 def test_full_disk_at_the_start_writes_nothing(fake: Study, tiny_db: Path, tmp_path: Path,
