@@ -36,7 +36,7 @@ from studies.runner import (
 from studies.runner import run as run_module
 from studies.runner.interrupts import InterruptGuard
 from studies.runner.run import storage_problem
-from studies.runner.store import parse_age, process_start_token, run_summary
+from studies.runner.store import parse_age, process_start_token
 from studies.runner.warning_filters import KNOWN_WARNINGS
 from tests.studies import fake_study
 
