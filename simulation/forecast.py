@@ -277,8 +277,10 @@ def _holiday_days(holidays: Sequence[Any]) -> set[pd.Timestamp]:
 
 
 def _holiday_factor(daily: pd.DataFrame, hol: set[pd.Timestamp]) -> tuple[pd.Series, int]:
-    """Per series: median of holiday / mean(same weekday a week before and after), over the
-    history's holidays with both neighbours; and the number of holidays used."""
+    """Per series: median of holiday / mean(same weekday a week before and after), and the holidays used.
+
+    Over the history's holidays with both neighbours.
+    """
     ratios = []
     for d in sorted(hol):
         a, b = d - pd.Timedelta(days=7), d + pd.Timedelta(days=7)
@@ -532,11 +534,13 @@ class ForecastBacktest(ResultMixin):
         return self.table.groupby("method", sort=False)[cols].mean().reset_index()
 
     def summary(self) -> Summary:
+        """The backtest's mean errors by method, with the horizon, the origins and the time it took."""
         return Summary("Forecast backtest (rolling origins)", self.overall(),
                        info={"horizon days": self.horizon_days, "origins": self.n_windows,
                              "seconds": round(self.seconds, 2)}, diagnostics=self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({"overall": self.overall().to_dict(orient="records"),
                          "table": self.table.to_dict(orient="records"),
                          "by_horizon": self.by_horizon.to_dict(orient="records"),

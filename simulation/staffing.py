@@ -1148,6 +1148,7 @@ class PlanVerification(ResultMixin):
 
     @property
     def counts(self) -> dict[str, int]:
+        """Intervals that meet the target, are unclear (and how many of those have a mean below it) and miss it."""
         v = self.table["meets_target"]
         unclear = v == "unclear"
         return {
@@ -1160,6 +1161,7 @@ class PlanVerification(ResultMixin):
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """The plan check: ``ok`` when every interval meets the target, else a warning with the counts."""
         c = self.counts
         lvl = f"{self.ci_level:.0%}"
         tail = (f"{c['meets']} of {c['intervals']} intervals meet the target {self.target_sl:g} (whole "
@@ -1177,6 +1179,7 @@ class PlanVerification(ResultMixin):
         return (Diagnostic("plan_service_level", "ok", f"the plan meets the target: {tail}", 0.0),)
 
     def summary(self) -> Summary:
+        """The per-interval table with the counts and the verdict."""
         info: dict[str, Any] = {"target": self.target_sl, "replications": self.n_reps, "ci_level": self.ci_level,
                                 "metric": self.metric, **self.counts}
         if self.service_level_definition is not None:
@@ -1185,6 +1188,7 @@ class PlanVerification(ResultMixin):
                        diagnostics=self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (for ``results.json`` and ``glue``)."""
         return jsonable({
             "target_sl": self.target_sl, "n_reps": self.n_reps, "ci_level": self.ci_level,
             "metric": self.metric, "counts": self.counts,

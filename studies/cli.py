@@ -6,7 +6,7 @@ plus every module in :mod:`studies.commands` that defines ``register(subparsers)
 
 Exit codes: 0 success; 1 the run failed (an exception, failed checks, a full disk; its ``.failed``
 folder says why); 2 the command could not start (usage, an unknown study, a bad parameter, missing
-data); 130 interrupted (Ctrl-C or SIGTERM; the run is recorded as ``.failed``, status
+data); 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; the run is recorded as ``.failed``, status
 ``interrupted``).
 
 Startup is kept light: this module imports no analysis library, and neither does ``servicelab
@@ -96,8 +96,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"run {word}: {record.error}", file=sys.stderr)
     exc = record.exception
     if exc is not None and not isinstance(exc, KeyboardInterrupt) and not _is_servicelab_error(exc):
-        print(f"  (an unexpected {type(exc).__name__}; the traceback is in {record.path / 'error.txt'})",
-              file=sys.stderr)
+        from studies.runner.run import storage_problem
+
+        what = ("(" if storage_problem(exc, record.path) is not None
+                else f"(an unexpected {type(exc).__name__}; ")
+        error_txt = record.path / "error.txt"
+        where = (f"the traceback is in {error_txt})" if error_txt.exists()
+                 else "no traceback: error.txt could not be written)")
+        print(f"  {what}{where}", file=sys.stderr)
     kept = record.manifest.get("files") or []
     if exc is not None and kept and record.status != "interrupted":  # it stopped part-way through writing
         print(f"  outputs kept: {', '.join(kept)}", file=sys.stderr)

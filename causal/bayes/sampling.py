@@ -20,9 +20,12 @@ Every model in :mod:`causal.bayes` samples through :func:`sample_model`, which
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -212,9 +215,58 @@ def sample_model(model: pm.Model, sampler: Sampler, rng: RNGLike = None,
                 "(uv pip install nutpie) or use backend='pymc'")
         kwargs["nuts_sampler"] = "nutpie"
         kwargs.pop("cores")
-    idata = pm.sample(**kwargs)
+    if sampler.backend == "nutpie":
+        idata = pm.sample(**kwargs)
+    else:
+        with stop_every_chain_on_interrupt() as callback:
+            idata = pm.sample(**kwargs, callback=callback)
     return check_complete(idata, chains=sampler.chains, draws=sampler.draws, tune=sampler.tune,
                           backend=sampler.backend, seed=seed)
+
+
+# signals whose Python handlers raise (KeyboardInterrupt, or a runner's subclass of it)
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def stop_every_chain_on_interrupt() -> Iterator[Callable[..., None]]:
+    """A ``pm.sample`` callback that stops every chain after the first Ctrl-C, not only the current one.
+
+    PyMC's sequential sampler catches ``KeyboardInterrupt`` per chain: Ctrl-C ends the chain in
+    progress and the next chain is sampled in full (minutes at study scale) before the partial
+    posterior comes back. The Python handlers of SIGINT (and of SIGTERM/SIGHUP where a runner
+    installed one) are wrapped to note the signal before doing what they did; the callback, called
+    at every draw, then raises ``KeyboardInterrupt`` at once in each later chain. Outside the main
+    thread (no signal handlers there) the callback never raises.
+
+    Examples
+    --------
+    >>> with stop_every_chain_on_interrupt() as callback:
+    ...     callback()  # no signal yet: sampling goes on
+    ...     # pm.sample(..., callback=callback)
+    """
+    seen: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def noting(signum: int, frame: Any) -> Any:
+        seen.append(signum)
+        return previous[signum](signum, frame)
+
+    def callback(trace: Any = None, draw: Any = None) -> None:  # noqa: ARG001 - pm.sample's callback signature
+        if seen:
+            raise KeyboardInterrupt(f"interrupted by {signal.Signals(seen[0]).name}")
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            handler = signal.getsignal(sig)
+            if callable(handler):  # not SIG_DFL, SIG_IGN or a handler installed outside Python
+                previous[sig] = handler
+                signal.signal(sig, noting)
+    try:
+        yield callback
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def check_complete(idata: az.InferenceData, *, chains: int, draws: int, tune: int = 0,

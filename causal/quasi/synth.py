@@ -574,17 +574,19 @@ class BayesianSyntheticControl:
         """Fit CausalPy's model with the treated unit in column 0; weights, ATT draws, idata."""
         import causalpy as cp  # after causal.bayes (imported by fit), which configures BLAS
 
-        from causal.bayes.sampling import check_complete
+        from causal.bayes.sampling import check_complete, stop_every_chain_on_interrupt
 
         treated = wide.columns[0]
         controls = [c for c in wide.columns if c != treated]
         frame = wide.reset_index(drop=True)
         t0 = int(np.argmin(pre))  # first post index
-        model = cp.pymc_models.WeightedSumFitter(sample_kwargs={
-            "draws": self.draws, "tune": self.tune, "chains": self.chains, "cores": 1,
-            "target_accept": self.target_accept, "random_seed": seed, "progressbar": False})
-        res = cp.SyntheticControl(frame, t0, control_units=controls, treated_units=[treated],
-                                  model=model)
+        with stop_every_chain_on_interrupt() as callback:  # Ctrl-C stops every chain, not one
+            model = cp.pymc_models.WeightedSumFitter(sample_kwargs={
+                "draws": self.draws, "tune": self.tune, "chains": self.chains, "cores": 1,
+                "target_accept": self.target_accept, "random_seed": seed, "progressbar": False,
+                "callback": callback})
+            res = cp.SyntheticControl(frame, t0, control_units=controls, treated_units=[treated],
+                                      model=model)
         idata = check_complete(res.idata, chains=self.chains, draws=self.draws, tune=self.tune,
                                backend="pymc (CausalPy)", seed=seed)
         beta = idata.posterior["beta"]

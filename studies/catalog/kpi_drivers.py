@@ -104,6 +104,18 @@ def _grid(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     return wide.rename_axis("day").reset_index().melt(id_vars="day", var_name="segment", value_name=value)
 
 
+def _is_day_or_empty(text: str) -> bool:
+    """``after_start`` is checked before any data is read: '' or a real calendar day, YYYY-MM-DD."""
+    import datetime as dt
+
+    if text == "":
+        return True
+    try:
+        return len(text) == 10 and dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def _periods(ctx: StudyContext, contacts_end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
     raw = ctx.params["after_start"]
     after = (contacts_end.normalize() - pd.Timedelta(days=6)) if not raw else pd.Timestamp(raw)
@@ -310,7 +322,8 @@ STUDY = Study(
     title="What drives the metrics: last week against the week before",
     question="Why did AHT move last week: the mix of contacts, slower handling somewhere, a launch, an incident?",
     params=(
-        Param("after_start", str, "", "first day (YYYY-MM-DD) of the week under review ('' = the last 7 days)"),
+        Param("after_start", str, "", "first day (YYYY-MM-DD) of the week under review ('' = the last 7 days)",
+              check=_is_day_or_empty, check_message="'' or a date YYYY-MM-DD"),
         Param("segments", str, "reason", "segment columns of the decomposition, comma-separated",
               choices=("reason", "queue", "queue,reason", "reason,channel")),
         Param("n_boot", int, 200, "bootstrap replicates (clusters: customers)", min=20),

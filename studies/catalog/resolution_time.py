@@ -331,6 +331,13 @@ def _with_frequentist_comparison(frame: pd.DataFrame, out: StudyOutput) -> Study
 
 
 
+def _backend_installed(backend: str) -> bool:
+    """``backend`` is checked before any data is read: nutpie is an optional package."""
+    import importlib.util
+
+    return backend != "nutpie" or importlib.util.find_spec("nutpie") is not None
+
+
 STUDY = Study(
     name="resolution-time",
     title="Routing v2 and time to resolution: a censored hierarchical model",
@@ -342,7 +349,9 @@ STUDY = Study(
         Param("chains", int, 2, "chains (sampled one after the other; R-hat needs 2)", min=2),
         Param("target_accept", float, 0.95, "NUTS target acceptance (raise on divergences)", min=0,
               max=1, exclusive_min=True, exclusive_max=True),
-        Param("backend", str, "pymc", "NUTS implementation", choices=("pymc", "nutpie")),
+        Param("backend", str, "pymc", "NUTS implementation", choices=("pymc", "nutpie"),
+              check=_backend_installed, check_message="'pymc', or 'nutpie' once the optional nutpie "
+              "package is installed (uv pip install nutpie)"),
         Param("centred", bool, True,
               "centred queue effects: right when every queue has thousands of contacts, as here "
               "(set false for many small queues)"),

@@ -82,9 +82,9 @@ HOURS = INTERVAL_MIN / 60.0
 WARMUP_SLOTS = 4  # the day's last two hours are simulated before it starts (a night's carry-over)
 
 POLICIES: dict[str, Any] = {
-    "fifo": lambda threshold: FIFO(),
-    "longest_idle": lambda threshold: LongestIdleAgent(),
-    "static_priority": lambda threshold: StaticPriority(),
+    "fifo": lambda _threshold: FIFO(),  # every policy is made from the overflow threshold; only one uses it
+    "longest_idle": lambda _threshold: LongestIdleAgent(),
+    "static_priority": lambda _threshold: StaticPriority(),
     "skills_overflow": lambda threshold: SkillsBasedOverflow(threshold),
 }
 
@@ -129,6 +129,11 @@ def effect_quantiles(
         lo, hi = point - z * effect_sd, point + z * effect_sd
     _check_effect(lo, "the effect's lower quantile (reduce effect_sd)")
     return {"point": point, "low": lo, "high": hi, "ci_level": ci_level}
+
+
+def _is_draws_file_or_empty(path: str) -> bool:
+    """``effect_draws`` is checked before any data is read: '' or an existing .npy/.csv file."""
+    return path == "" or (Path(path).suffix in (".npy", ".csv") and Path(path).is_file())
 
 
 def load_effect_draws(path: str) -> tuple[np.ndarray | None, dict[str, Any] | None]:
@@ -323,8 +328,11 @@ class StaffingWhatIf:
         return StaffingWhatIfResult(self, data, cal, req, plan, routing, validation, scheduled, evaluations)
 
     def _routing(self, req: pd.DataFrame, aht: dict[str, Any], pat: dict[str, Any], rng: RNGLike) -> PairedComparison:
-        """The two policies on the same contacts, with agents cross-trained on their queue and the next
-        one (a ring), staffed by the simulated plan with the effect."""
+        """The two policies on the same contacts, paired (common random numbers).
+
+        Agents are cross-trained on their queue and the next one (a ring), staffed by the simulated
+        plan with the effect.
+        """
         names = sorted(aht)
         queues, groups = [], []
         for q in names:
@@ -362,10 +370,12 @@ class StaffingWhatIfResult:
     search_evaluations: int = 0
 
     def agent_hours(self, column: str) -> float:
+        """Agent-hours of a typical week day in requirement column ``column`` (all queues)."""
         return float(self.requirements[column].sum()) * HOURS
 
     @property
     def saving(self) -> dict[str, float]:
+        """Agent-hours the effect saves: by Erlang A (with the effect's low and high ends) and by simulation."""
         base = self.agent_hours("erlang_base")
         out = {"erlang": base - self.agent_hours("erlang_effect"),
                "simulation": self.agent_hours("sim_base") - self.agent_hours("sim_effect")}
@@ -385,6 +395,7 @@ class StaffingWhatIfResult:
         return float(up), float(down)
 
     def totals(self) -> pd.DataFrame:
+        """Agent-hours per scenario and method, and the scheduled staffing for comparison."""
         eff = f"handle time {self.spec.effect['point']:+.1%}"
         rows = [("today", "Erlang A", "erlang_base"), (eff, "Erlang A", "erlang_effect"),
                 ("today", "simulation (CRN)", "sim_base"), (eff, "simulation (CRN)", "sim_effect")]
@@ -394,6 +405,7 @@ class StaffingWhatIfResult:
         return pd.DataFrame(out)
 
     def by_queue(self) -> pd.DataFrame:
+        """Arrivals, handle time, agent-hours per scenario and mean patience, by queue."""
         cols = ["erlang_base", "erlang_effect", "sim_base", "sim_effect"]
         out = self.requirements.groupby("queue").agg(arrivals=("arrivals", "sum"), aht_s=("aht_s", "first"),
                                                      **{c: (c, "sum") for c in cols}).reset_index()
@@ -404,6 +416,7 @@ class StaffingWhatIfResult:
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """The study's checks: the calibration, data quality, replications, the calibration check and the plan."""
         n = self.spec.n_reps
         reps = Diagnostic("replications", "ok" if n >= 5 else "warning",
                           f"{n} replications per simulated scenario (t-intervals); kept small for run time"
@@ -454,12 +467,9 @@ def _plot_service_level(ver: pd.DataFrame, target: float, sl: ServiceLevel) -> A
 
 
 def _plot_calibration(validation: CalibrationValidation) -> Any:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(validation.table) + 1.5))
-    validation.plot(ax=ax)
-    fig.tight_layout()
-    return fig
+    ax = validation.plot()  # one Axes: every queue and measure, simulated minus observed
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def report(result: StaffingWhatIfResult) -> StudyOutput:
@@ -610,7 +620,8 @@ STUDY = Study(
               min=0),
         Param("effect_draws", str, "",
               "path to draws of the relative handle-time effect (.npy, or .csv with one column), e.g. a "
-              "posterior sample; overrides handle_effect and effect_sd"),
+              "posterior sample; overrides handle_effect and effect_sd",
+              check=_is_draws_file_or_empty, check_message="'' or an existing .npy or .csv file"),
         Param("target_sl", float, 0.8, "service-level target per interval", min=0, max=1,
               exclusive_min=True, exclusive_max=True),
         Param("sl_threshold_s", float, 20.0, "answered within this many seconds counts as met", min=0),

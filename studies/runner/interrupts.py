@@ -1,4 +1,4 @@
-"""Interrupts during a run: SIGINT (Ctrl-C) and SIGTERM become :class:`RunInterrupted`, and are remembered.
+"""Interrupts during a run: SIGINT (Ctrl-C), SIGTERM and SIGHUP become :class:`RunInterrupted`, and are remembered.
 
 Libraries sometimes catch ``KeyboardInterrupt`` and carry on (PyMC stops sampling after the chains
 it finished and returns them). While a run executes, :class:`InterruptGuard` records every SIGINT and
@@ -16,12 +16,13 @@ from typing import Any
 
 __all__ = ["InterruptGuard", "RunInterrupted", "check_interrupted"]
 
-_HANDLED = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal or ssh session of a long run went away (POSIX only)
+_HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 _ACTIVE: list[InterruptGuard] = []
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped by a signal (``SIGINT`` from Ctrl-C, or ``SIGTERM``).
+    """The run was stopped by a signal (``SIGINT`` from Ctrl-C, ``SIGTERM``, or ``SIGHUP``).
 
     A ``KeyboardInterrupt`` so that code catching ``Exception`` does not swallow it.
 
@@ -40,7 +41,7 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 class InterruptGuard:
-    """Context manager turning SIGINT/SIGTERM into :class:`RunInterrupted` and recording them.
+    """Context manager turning SIGINT/SIGTERM/SIGHUP into :class:`RunInterrupted` and recording them.
 
     The handlers are installed only in the main thread, only for signals that are not ignored
     (a process started with SIGINT ignored keeps ignoring it), and the previous handlers are restored
@@ -91,6 +92,17 @@ class InterruptGuard:
             return
         raise RunInterrupted(name)
 
+    def resume(self) -> None:
+        """End a deferral: signals raise again, and one that came while deferred is raised now.
+
+        The runner defers from the moment it creates a run folder until its error handling is in
+        place; the held signal is raised here as :class:`RunInterrupted` (so it is recorded), not
+        delivered again on exit.
+        """
+        self.deferred = False
+        self._pending = None
+        self.check()
+
     def check(self) -> None:
         """Raise :class:`RunInterrupted` if a signal was received (even if the study swallowed it)."""
         if self.seen is not None:
@@ -98,7 +110,7 @@ class InterruptGuard:
 
 
 def check_interrupted() -> None:
-    """Raise :class:`RunInterrupted` if the running study has received SIGINT or SIGTERM.
+    """Raise :class:`RunInterrupted` if the running study has received SIGINT, SIGTERM or SIGHUP.
 
     Progress stages call it, so a run whose interrupt a library swallowed stops at the next stage.
     Outside a run it does nothing.

@@ -39,17 +39,21 @@ class NoWarehouse:
         """Nothing to check: the study declares no tables."""
 
     def tables(self) -> dict[str, int]:
+        """No tables: an empty mapping of table name to row count."""
         return {}
 
     def meta(self) -> dict[str, str]:
+        """No metadata."""
         return {}
 
     def columns(self, table: str) -> list[str]:  # noqa: ARG002 (the Warehouse interface)
+        """No columns, whatever the table."""
         return []
 
     def query(self, sql: str,  # noqa: ARG002 (the Warehouse interface)
               params: Sequence[Any] | Mapping[str, Any] | None = None, *,  # noqa: ARG002
               allow_truth: bool = False) -> Any:  # noqa: ARG002
+        """Refuse: a study that declares no tables reads none."""
         raise DataError("this study declares no tables (Study(tables=())) and reads no "
                         "warehouse; declare the tables it needs to query them")
 

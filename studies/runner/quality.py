@@ -127,8 +127,10 @@ class Column:
     note: str = ""
 
     def bad_sql(self, floating: bool) -> str | None:
-        """Condition that is TRUE exactly for the rows where this column's value is bad (None
-        when no value can be bad: a nullable column of a type without infinities)."""
+        """Condition that is TRUE exactly for the rows where this column's value is bad.
+
+        None when no value can be bad (a nullable column of a type without infinities).
+        """
         c = _q(self.name)
         if self.nullable:
             if not floating:

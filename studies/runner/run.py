@@ -10,7 +10,7 @@ The life of a run:
    lists it as *running* while its process lives and as *abandoned* once it is gone (SIGKILL, a
    power cut); ``servicelab runs clean`` removes abandoned ones.
 3. **Run**: the study runs with progress lines on stderr, the named third-party warning filters of
-   :mod:`studies.runner.warning_filters`, and SIGINT/SIGTERM turned into :class:`RunInterrupted`
+   :mod:`studies.runner.warning_filters`, and SIGINT/SIGTERM/SIGHUP turned into :class:`RunInterrupted`
    and remembered, so a study (or library) that swallows the interrupt cannot make the run a success.
 4. **End**: outputs are written file by file (each atomically), then the report and the manifest;
    the folder is renamed to ``<id>`` (success) or ``<id>.failed`` (failed checks, an exception, an
@@ -44,7 +44,7 @@ from studies.runner.progress import Progress, expected_from, format_duration
 from studies.runner.provenance import environment, git_state
 from studies.runner.spec import Study, StudyOutput
 from studies.runner.store import FAILED_SUFFIX, TMP_PREFIX, process_start_token
-from studies.runner.warning_filters import study_warning_filters
+from studies.runner.warning_filters import quiet_library_logs, study_warning_filters
 from studies.warehouse import DEFAULT_DB, Warehouse, open_warehouse
 
 __all__ = ["DEFAULT_RUNS_DIR", "RunRecord", "run_study", "storage_problem"]
@@ -114,7 +114,7 @@ def run_study(
 
     The folder is written under a hidden temporary name and renamed into place only when complete,
     so an interrupted run never leaves a half-written "success". A study that raises, is interrupted
-    (SIGINT/Ctrl-C or SIGTERM, even if the study catches the interrupt), cannot write its outputs, or
+    (SIGINT/Ctrl-C, SIGTERM or SIGHUP, even if the study catches the interrupt), cannot write its outputs, or
     whose diagnostics include a failure (unless ``allow_failed_checks``) ends in a folder with the
     ``.failed`` suffix holding the manifest, ``error.txt`` and whatever outputs were complete.
     Existing run folders are never touched.
@@ -158,7 +158,7 @@ def run_study(
     DataError
         Missing warehouse, tables or columns (before anything is written).
     RunInterrupted
-        SIGINT or SIGTERM during the run (a ``KeyboardInterrupt``), after recording it as
+        SIGINT, SIGTERM or SIGHUP during the run (a ``KeyboardInterrupt``), after recording it as
         ``.failed`` with status ``"interrupted"``.
 
     Examples
@@ -222,16 +222,22 @@ def run_study(
                 "tables": warehouse.tables(),
             },
         }
-        _start_folder(tmp, manifest)
-        reporter = Progress(
-            study.name,
-            enabled=_stderr_is_tty() if progress is None else progress,
-            expected=_expected_stages(runs_root, manifest),
-            on_stage=lambda stage: _note_stage(tmp, manifest, stage),
-        )
-        ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
-                           reporter=reporter)
-        return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors)
+        # The guard is up before the folder exists: from the first manifest on, SIGINT, SIGTERM or SIGHUP
+        # ends in a recorded .failed run, never in a .tmp folder left "running" (abandoned). Until
+        # _execute's error handling is in place a signal is only recorded; _execute raises it there.
+        guard = InterruptGuard()
+        with guard:
+            guard.deferred = True
+            _start_folder(tmp, manifest)
+            reporter = Progress(
+                study.name,
+                enabled=_stderr_is_tty() if progress is None else progress,
+                expected=_expected_stages(runs_root, manifest),
+                on_stage=lambda stage: _note_stage(tmp, manifest, stage),
+            )
+            ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
+                               reporter=reporter)
+            return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors, guard)
     finally:
         if owned:
             warehouse.close()
@@ -265,67 +271,72 @@ def _start_folder(tmp: Path, manifest: dict[str, Any]) -> None:
 
 
 def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Path, final: Path,
-             allow_failed_checks: bool, raise_errors: bool) -> RunRecord:
+             allow_failed_checks: bool, raise_errors: bool, guard: InterruptGuard) -> RunRecord:
+    """Run the study inside ``guard`` (entered, deferring, by the caller) and record how it ended."""
     t0 = time.perf_counter()
-    # the first lines of a study import its analysis libraries (seconds): say so at once
-    ctx.reporter.stage("starting")
-    import matplotlib.pyplot as plt
-
     output: StudyOutput | None = None
     written: list[str] = []
-    open_before = set(plt.get_fignums())
-    guard = InterruptGuard()
+    open_before: set[int] | None = None  # the caller's figures, known once pyplot is imported
     try:
-        with guard:
-            try:
-                with study_warning_filters():
-                    output = study.run(ctx)
-                guard.check()  # an interrupt the study swallowed still ends the run
-                if not isinstance(output, StudyOutput):
-                    raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
-                ctx.reporter.stage("writing the run folder")
-                failed = [d for d in output.diagnostics if d.status == "fail"]
-                status = "failed" if failed and not allow_failed_checks else "success"
-                manifest.update(
-                    status=status,
-                    headline=output.headline,
-                    diagnostics=[d.to_dict() for d in output.diagnostics],
-                    diagnostics_status=_worst(output.diagnostics),
-                    files=written,
+        try:
+            guard.resume()  # a signal held since the folder was created is raised here
+            # the first lines of a study import its analysis libraries (seconds): say so at once
+            ctx.reporter.stage("starting")
+            import matplotlib.pyplot as plt
+
+            open_before = set(plt.get_fignums())
+            quiet = contextlib.nullcontext() if ctx.reporter.enabled else quiet_library_logs()
+            with study_warning_filters(), quiet:
+                output = study.run(ctx)
+            guard.check()  # an interrupt the study swallowed still ends the run
+            if not isinstance(output, StudyOutput):
+                raise RunError(f"study {study.name!r} returned {type(output).__name__}, not StudyOutput")
+            ctx.reporter.stage("writing the run folder")
+            failed = [d for d in output.diagnostics if d.status == "fail"]
+            status = "failed" if failed and not allow_failed_checks else "success"
+            manifest.update(
+                status=status,
+                headline=output.headline,
+                diagnostics=[d.to_dict() for d in output.diagnostics],
+                diagnostics_status=_worst(output.diagnostics),
+                files=written,
+            )
+            if status == "failed":
+                manifest["error"] = (
+                    "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
+                    + " (rerun with --allow-failed-checks to accept them)"
                 )
-                if status == "failed":
-                    manifest["error"] = (
-                        "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
-                        + " (rerun with --allow-failed-checks to accept them)"
-                    )
-                _write_outputs(tmp, output, written)
-                _write_reports(tmp, manifest, output, ctx, t0)
-                guard.check()
-                # commit: from here a signal is held until the folder is in place (milliseconds)
-                guard.deferred = True
-                ctx.reporter.finish()
-                _finish(manifest, ctx, t0)
-                write_json_atomic(tmp / "manifest.json", manifest)
-                target = final if status == "success" else final.with_name(final.name + FAILED_SUFFIX)
-                _move(tmp, target)
-                ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
-                return RunRecord(path=target, status=status, manifest=manifest, output=output)
-            except BaseException as exc:
-                guard.deferred = True  # a second Ctrl-C must not break the recording of the first
-                record = _record_failure(exc, guard, manifest, ctx, tmp, final, t0, written)
-                if raise_errors:
-                    exc.add_note(f"servicelab: the {record.status} run is recorded in {record.path}")
-                    if record.status == "interrupted" and not isinstance(exc, KeyboardInterrupt):
-                        raise RunInterrupted(guard.seen or "SIGINT") from exc
-                    raise
-                return record
+            _write_outputs(tmp, output, written)
+            _write_reports(tmp, manifest, output, ctx, t0)
+            guard.check()
+            # commit: from here a signal is held until the folder is in place (milliseconds)
+            guard.deferred = True
+            ctx.reporter.finish()
+            _finish(manifest, ctx, t0)
+            write_json_atomic(tmp / "manifest.json", manifest)
+            target = final if status == "success" else final.with_name(final.name + FAILED_SUFFIX)
+            _move(tmp, target)
+            ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
+            return RunRecord(path=target, status=status, manifest=manifest, output=output)
+        except BaseException as exc:
+            guard.deferred = True  # a second Ctrl-C must not break the recording of the first
+            record = _record_failure(exc, guard, manifest, ctx, tmp, final, t0, written)
+            if raise_errors:
+                exc.add_note(f"servicelab: the {record.status} run is recorded in {record.path}")
+                if record.status == "interrupted" and not isinstance(exc, KeyboardInterrupt):
+                    raise RunInterrupted(guard.seen or "SIGINT") from exc
+                raise
+            return record
     finally:
         # figures the study made (returned or intermediate) are saved by now: free them
-        if output is not None and isinstance(output, StudyOutput):
-            for fig in output.figures.values():
-                plt.close(fig)
-        for num in set(plt.get_fignums()) - open_before:
-            plt.close(num)
+        if open_before is not None:
+            import matplotlib.pyplot as plt
+
+            if output is not None and isinstance(output, StudyOutput):
+                for fig in output.figures.values():
+                    plt.close(fig)
+            for num in set(plt.get_fignums()) - open_before:
+                plt.close(num)
 
 
 def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[str, Any],
@@ -355,8 +366,7 @@ def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[st
     manifest.update(status=status, error=error, failed_stage=stage, files=kept)
     _finish(manifest, ctx, t0)
     saved = []
-    with contextlib.suppress(OSError):
-        write_json_atomic(tmp / "manifest.json", manifest)
+    if _write_failure_manifest(tmp / "manifest.json", manifest):
         saved.append("manifest.json")
     detail = "".join(traceback.format_exception(exc))
     with contextlib.suppress(OSError):
@@ -371,6 +381,49 @@ def _record_failure(exc: BaseException, guard: InterruptGuard, manifest: dict[st
         manifest["error"] = error + " (the manifest and error file could not be written either)"
     ctx.reporter.finish(f"{status} after {format_duration(time.perf_counter() - t0)}")
     return RunRecord(path=failed_dir, status=status, manifest=manifest, output=None, exception=exc)
+
+
+# what an abridged failure manifest adds to the start manifest (the rest can be rebuilt or is lost)
+_FAILURE_KEYS = ("status", "error", "failed_stage", "files", "stages", "finished_at", "duration_s")
+
+
+def _write_failure_manifest(path: Path, manifest: dict[str, Any]) -> bool:
+    """Record a failed run's manifest; on a full disk, an abridged one over the start manifest.
+
+    The whole manifest is written atomically when it can be. When that fails (a full disk has no
+    room for its temporary copy), the start manifest is overwritten in place, compactly, with its
+    own fields plus :data:`_FAILURE_KEYS` and a note: truncating it frees the blocks the new text
+    needs, so the folder still says why the run failed instead of ``running``. If even that fails
+    the start manifest is put back. Returns whether a failure manifest was recorded.
+    """
+    try:
+        write_json_atomic(path, manifest)
+        return True
+    except OSError:
+        pass
+    from servicelab.results import jsonable
+
+    try:
+        old = path.read_bytes()
+        abridged = json.loads(old)
+    except (OSError, ValueError):
+        return False
+    abridged.pop("progress", None)
+    abridged.update({k: manifest[k] for k in _FAILURE_KEYS if k in manifest})
+    abridged["abridged"] = "the full manifest could not be written (storage); the data fingerprint is missing"
+    text = json.dumps(jsonable(abridged), separators=(",", ":")).encode()
+    try:
+        with path.open("r+b") as f:
+            f.truncate(0)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    except OSError:
+        with contextlib.suppress(OSError), path.open("r+b") as f:
+            f.truncate(0)
+            f.write(old)
+        return False
 
 
 def storage_problem(exc: BaseException, where: Path) -> str | None:

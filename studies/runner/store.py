@@ -147,7 +147,8 @@ def _row(folder: Path) -> dict[str, Any] | None:
     elif kind == "failed":
         row["status"] = status if status in ("failed", "interrupted") else "failed"
         if status not in ("failed", "interrupted"):
-            row["note"] = "the failure could not be recorded in the manifest (see error.txt)"
+            row["note"] = "the failure could not be recorded in the manifest" + (
+                " (see error.txt)" if (folder / "error.txt").exists() else "")
     else:
         row["status"] = status or "unreadable"
     return row

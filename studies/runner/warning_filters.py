@@ -9,12 +9,13 @@ deprecations in our own code) stays visible. The filters are active only while a
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["KNOWN_WARNINGS", "KnownWarning", "study_warning_filters"]
+__all__ = ["CHATTY_LOGGERS", "KNOWN_WARNINGS", "KnownWarning", "quiet_library_logs", "study_warning_filters"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,43 @@ def study_warning_filters(known: tuple[KnownWarning, ...] = KNOWN_WARNINGS) -> I
         for k in known:
             warnings.filterwarnings("ignore", message=k.message, category=k.category, module=k.module)
         yield
+
+
+# Libraries that log progress at INFO on stderr by their own handler. PyMC prints "Initializing NUTS
+# using jitter+adapt_diag...", "Sequential sampling (2 chains in 1 job)", "NUTS: [...]" and "Sampling
+# 2 chains ... took 97 seconds" for every model: the runner's stage line already names the sampler
+# and the draws, and the manifest records stage times. Their warnings and errors stay visible.
+# The level is set on "pymc.sampling" (whose loggers print those lines), not on "pymc": importing
+# pymc, which a study does lazily inside the run, resets the level of "pymc" to INFO.
+CHATTY_LOGGERS: tuple[str, ...] = ("pymc.sampling",)
+
+
+@contextmanager
+def quiet_library_logs(loggers: tuple[str, ...] = CHATTY_LOGGERS, level: int = logging.WARNING
+                       ) -> Iterator[None]:
+    """Within the block, the :data:`CHATTY_LOGGERS` log at ``level`` and above only (levels restored after).
+
+    The runner uses it when progress lines are off (``servicelab run -q``, or stderr not a
+    terminal), so a quiet run is quiet.
+
+    Examples
+    --------
+    >>> import logging
+    >>> log = logging.getLogger("pymc.sampling.mcmc")
+    >>> logging.getLogger("pymc").setLevel(logging.INFO)  # as importing pymc does
+    >>> with quiet_library_logs():
+    ...     log.isEnabledFor(logging.INFO), log.isEnabledFor(logging.WARNING)
+    (False, True)
+    >>> log.isEnabledFor(logging.INFO)
+    True
+    """
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    try:
+        for name in loggers:
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() < level:
+                logger.setLevel(level)
+        yield
+    finally:
+        for name, old in saved.items():
+            logging.getLogger(name).setLevel(old)

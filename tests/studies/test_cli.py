@@ -126,6 +126,38 @@ def test_full_disk_is_a_message_not_a_traceback(fake: None, tiny_db: Path, tmp_p
     assert "outputs kept: results.json" in err and ".failed" in err and "Traceback" not in err
 
 
+def test_full_disk_message_never_points_to_a_missing_error_file(
+    fake: None, tiny_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    import pandas as pd
+
+    from studies.runner import run as run_module
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_write = run_module.write_text_atomic
+    calls = {"n": 0}
+
+    def write_after_start(path, text):  # the start manifest and the first stage note fit
+        calls["n"] += 1
+        return real_write(path, text) if calls["n"] <= 2 else no_space()
+
+    monkeypatch.setattr(run_module, "write_text_atomic", write_after_start)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert main(["run", "fake", "--db", str(tiny_db), "--runs-dir", str(tmp_path), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "run FAILED: the disk is full (" in err
+    assert "no traceback: error.txt could not be written" in err
+    assert "the traceback is in" not in err and "unexpected OSError" not in err  # a full disk is not unexpected
+    (folder,) = (tmp_path / "fake").iterdir()
+    assert not (folder / "error.txt").exists()
+
+
 def test_runs_clean_dry_run_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dead = tmp_path / "fake" / ".tmp-20260105T101500Z-abcdef"
     dead.mkdir(parents=True)

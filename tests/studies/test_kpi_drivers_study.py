@@ -58,3 +58,14 @@ def test_kpi_drivers_on_the_plain_world(world_db, tmp_path) -> None:
     assert parts == pytest.approx(totals["change"], abs=1e-6)
     assert {d["dimension"] for d in res["decomposition"]["dimensions"]} == {"queue", "reason"}
     assert res["coherence"] > 0
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "2026-1-5", "last week", "2026-01-05T10:00"])
+def test_a_bad_after_start_is_refused_before_any_data_is_read(day, tmp_path) -> None:
+    """It used to fail after loading two weeks of contacts, as an unexpected DateParseError."""
+    from studies.runner.spec import ParameterError
+
+    with pytest.raises(ParameterError, match=r"'after_start' must be '' or a date YYYY-MM-DD"):
+        run_study("kpi-drivers", db=tmp_path / "no-such.duckdb", runs_dir=tmp_path / "runs",
+                  params={"after_start": day})
+    assert not (tmp_path / "runs").exists()

@@ -54,3 +54,17 @@ def test_resolution_time_study_gate_failure_then_truth(world_db, tmp_path):
     report = (rec.path / "report.md").read_text()
     assert "MODEL MISFIT" in rec.output.headline and "km_agreement" in report
     assert "The plain mean is not reported" in report
+
+
+def test_nutpie_without_nutpie_is_refused_before_any_data_is_read(tmp_path, monkeypatch):
+    """It failed after loading the contacts and building the model, leaving a .failed folder."""
+    import importlib.util
+
+    from studies.runner.spec import ParameterError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nutpie" else real(name, *a))
+    with pytest.raises(ParameterError, match=r"'backend' must be 'pymc', or 'nutpie' once the optional nutpie"):
+        run_study("resolution-time", db=tmp_path / "no-such.duckdb", runs_dir=tmp_path / "runs",
+                  params={"backend": "nutpie"})
+    assert not (tmp_path / "runs").exists()

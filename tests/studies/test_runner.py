@@ -183,6 +183,55 @@ def test_interrupt_ends_as_an_interrupted_failed_run(fake: Study, tiny_db: Path,
     assert row["status"] == "interrupted" and row["headline"].startswith("interrupted by SIGINT")
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("window", ["setting up progress", "starting stage", "in the study"])
+def test_signal_right_after_the_folder_is_created_is_recorded(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, window: str
+) -> None:
+    """From the first manifest on (progress set-up, the "starting" stage, the pyplot import, the study)
+    SIGINT, SIGTERM and SIGHUP end in a ``.failed`` interrupted run, not in a ``.tmp`` folder left
+    "running" (abandoned) by a process their default action killed."""
+    def outside_the_guard(signum, frame):
+        raise AssertionError(f"{signal.Signals(signum).name} reached the handler outside the run's guard")
+
+    if window == "setting up progress":
+        expected = run_module._expected_stages
+
+        def hook(runs_root, manifest):
+            signal.raise_signal(signum)
+            return expected(runs_root, manifest)
+
+        monkeypatch.setattr(run_module, "_expected_stages", hook)
+    elif window == "in the study":
+        def study_run(ctx):
+            signal.raise_signal(signum)  # a closed terminal (SIGHUP) must not leave an abandoned run either
+            return fake_study._analysis(ctx)
+
+        study = replace(fake_study.FAKE, run=study_run)
+        monkeypatch.setattr(run_module.catalog, "get_study", lambda name: study)
+    else:
+        note = run_module._note_stage
+
+        def hook(tmp, manifest, stage):
+            note(tmp, manifest, stage)
+            if stage == "starting":
+                signal.raise_signal(signum)
+
+        monkeypatch.setattr(run_module, "_note_stage", hook)
+    previous = signal.signal(signum, outside_the_guard)
+    try:
+        rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
+        assert signal.getsignal(signum) is outside_the_guard  # restored, and no signal redelivered
+    finally:
+        signal.signal(signum, previous)
+    name = signal.Signals(signum).name
+    assert rec.status == "interrupted" and rec.error.startswith(f"interrupted by {name}")
+    (folder,) = _folders(tmp_path)
+    assert folder.name.endswith(".failed") and folder == rec.path
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["status"] == "interrupted" and (folder / "error.txt").exists()
+
+
 def test_swallowed_sigint_can_never_become_a_success(fake: Study, tiny_db: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The study catches the KeyboardInterrupt (as PyMC does) and returns numbers: still interrupted."""
@@ -300,11 +349,40 @@ def test_full_disk_everywhere_still_ends_in_a_failed_folder(
 
     monkeypatch.setattr(run_module, "write_text_atomic", write_after_start)
     monkeypatch.setattr(pd.DataFrame, "to_parquet", _enospc)
+    monkeypatch.setattr(os, "fsync", _enospc)  # nor does the in-place, abridged manifest
     rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
     assert rec.status == "failed" and rec.path.name.endswith(".failed")
     assert "could not be written either" in rec.error and "the disk is full" in rec.error
     (row,) = list_runs(tmp_path)  # the on-disk manifest still says "running": listed as failed
     assert row["status"] == "failed" and "could not be recorded" in row["note"]
+    assert json.loads((rec.path / "manifest.json").read_text())["status"] == "running"  # put back whole
+    assert "see error.txt" not in row["note"]  # there is none to see
+
+
+def test_full_disk_without_room_for_a_copy_still_records_why_in_the_manifest(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No room for the manifest's temporary copy: the start manifest is overwritten in place."""
+    real_write = run_module.write_text_atomic
+    calls = {"n": 0}
+
+    def write_after_start(path, text):
+        calls["n"] += 1
+        if calls["n"] <= 2:  # the start manifest and the first stage note fit on the disk
+            return real_write(path, text)
+        return _enospc()
+
+    monkeypatch.setattr(run_module, "write_text_atomic", write_after_start)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", _enospc)
+    rec = run_study("fake", db=tiny_db, runs_dir=tmp_path, raise_errors=False)
+    assert rec.status == "failed" and "could not be written either" not in rec.error
+    m = json.loads((rec.path / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["error"] == rec.error and m["error"].startswith("the disk is full (")
+    assert m["failed_stage"] == rec.manifest["failed_stage"] and "finished_at" in m and "abridged" in m
+    assert m["params"] == rec.manifest["params"] and m["run_id"] == rec.manifest["run_id"]  # kept from the start
+    (row,) = list_runs(tmp_path)
+    assert row["status"] == "failed" and row["headline"] == rec.error and "note" not in row
+    assert f"error     {rec.error}" in run_summary(rec.path)  # `servicelab runs show` says why
 
 
 def test_full_disk_at_the_start_writes_nothing(fake: Study, tiny_db: Path, tmp_path: Path,
@@ -585,3 +663,28 @@ def test_only_the_named_third_party_warnings_are_silenced(fake: Study, tiny_db: 
         warnings.warn_explicit("PyTensor could not link to a BLAS installation.", UserWarning, "c.py", 1,
                                module="pytensor.link.c.cmodule")
     assert len(after) == 1
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_quiet_run_hides_the_samplers_info_lines_not_its_warnings(
+    fake: Study, tiny_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, progress: bool,
+) -> None:
+    """``servicelab run -q`` printed PyMC's "Initializing NUTS ..." and "Sequential sampling ..." lines."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pymc")  # what importing pymc does
+
+    def study_run(ctx):
+        log = logging.getLogger("pymc.sampling.mcmc")
+        log.info("Initializing NUTS using jitter+adapt_diag...")
+        log.warning("a sampler warning")
+        return fake_study._analysis(ctx)
+
+    study = replace(fake_study.FAKE, run=study_run)
+    monkeypatch.setattr(run_module.catalog, "get_study", lambda name: study)
+    assert run_study("fake", db=tiny_db, runs_dir=tmp_path, progress=progress).ok
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("pymc")]
+    assert "a sampler warning" in messages
+    assert ("Initializing NUTS using jitter+adapt_diag..." in messages) == progress
+    assert logging.getLogger("pymc.sampling").level == logging.NOTSET  # restored

@@ -14,6 +14,7 @@ import pytest
 from servicelab.errors import DataError, DesignError, RunError
 from studies.catalog.staffing import STUDY, StaffingWhatIf, effect_quantiles
 from studies.runner import run_study
+from studies.runner.spec import ParameterError
 
 # small but real: two weeks of calibration data, 2 replications, a 3-day calibration check
 FAST = {"recent_days": 14, "n_reps": 2, "check_days": 3, "effect_sd": 0.02}
@@ -143,8 +144,12 @@ def test_posterior_draws_drive_the_uncertainty(world_db, tmp_path):
 
 
 def test_bad_effect_draws(world_db, tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
-        run_study("staffing", db=world_db, runs_dir=tmp_path, params={"effect_draws": "nope.npy"})
+    # a missing or unsupported file is a parameter error, found before any data is read
+    runs = tmp_path / "runs"
+    for path in ("nope.npy", str(world_db)):
+        with pytest.raises(ParameterError, match=r"'effect_draws' must be '' or an existing \.npy or \.csv"):
+            run_study("staffing", db=tmp_path / "no-such.duckdb", runs_dir=runs, params={"effect_draws": path})
+    assert not runs.exists()
     np.save(tmp_path / "bad.npy", np.array([-0.1, -1.5]))
     with pytest.raises(DataError, match="> -1"):
         run_study("staffing", db=world_db, runs_dir=tmp_path,
@@ -157,3 +162,32 @@ def test_the_study_holds_no_library_code():
     for name in ("ScaledDistribution", "calibration_check", "policy_comparison", "search_requirements",
                  "_day_simulator", "_erlang_sl", "erlang_requirements"):
         assert not hasattr(study, name), name
+
+
+def test_calibration_figure_is_drawn_on_one_axes():
+    """The report's calibration figure: every queue and measure on one Axes (it crashed on an array)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from simulation import ServiceLevel
+    from simulation.calibration import CalibrationValidation
+    from studies.catalog.staffing import _plot_calibration
+
+    table = pd.DataFrame({
+        "queue": ["billing", "billing", "all", "all"],
+        "measure": ["abandon_rate", "sl_20s", "abandon_rate", "sl_20s"],
+        "observed": [0.05, 0.80, 0.06, 0.78], "sim_mean": [0.055, 0.79, 0.058, 0.80],
+        "ci_low": [0.04, 0.75, 0.05, 0.76], "ci_high": [0.07, 0.83, 0.07, 0.84],
+        "judged": [True, True, True, True],
+    })
+    table["diff"] = table["sim_mean"] - table["observed"]
+    table["agrees"] = True
+    v = CalibrationValidation(table, ServiceLevel(20.0), n_reps=2, ci_level=0.95, tolerance=0.02,
+                              window=("2026-01-01", "2026-01-04"), warmup_s=86400.0)
+    fig = _plot_calibration(v)
+    try:
+        (ax,) = fig.axes
+        assert len(ax.get_yticklabels()) == len(table)
+        assert ax.get_xlabel() and ax.get_title() == "Calibration check: passed"
+    finally:
+        plt.close(fig)

@@ -58,15 +58,42 @@ def test_an_interrupted_sampling_is_refused_not_reported(monkeypatch):
     callback (as Ctrl-C would be) must come out of sample_model."""
     real = pm.sample
 
-    def interrupted(**kwargs):
+    def interrupted(callback=None, **kwargs):
         def ctrl_c(trace, draw):
             if draw.chain == 0 and draw.draw_idx == 120:
                 raise KeyboardInterrupt
+            if callback is not None:
+                callback(trace=trace, draw=draw)
         return real(**kwargs, callback=ctrl_c)
 
     monkeypatch.setattr(sampling.pm, "sample", interrupted)
     with pytest.raises(KeyboardInterrupt, match=r"interrupted: the posterior has 2 chain\(s\) x 71"):
         sample_model(_funnel(False), Sampler(draws=100, tune=50, chains=2), rng=1)
+
+
+def test_ctrl_c_stops_every_chain_not_only_the_one_in_progress(monkeypatch):
+    """PyMC ends only the chain in progress on Ctrl-C and samples the next ones in full (25 s after
+    the Ctrl-C on a small world, minutes at study scale); sample_model stops them at their first draw."""
+    import signal
+
+    real = pm.sample
+    calls = {0: 0, 1: 0, 2: 0}
+
+    def sample_with_ctrl_c(callback=None, **kwargs):
+        def draw_cb(trace, draw):
+            calls[draw.chain] += 1
+            if draw.chain == 0 and draw.draw_idx == 60:
+                signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, through the signal handler
+            if callback is not None:
+                callback(trace=trace, draw=draw)
+        return real(**kwargs, callback=draw_cb)
+
+    monkeypatch.setattr(sampling.pm, "sample", sample_with_ctrl_c)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        sample_model(_funnel(False), Sampler(draws=100, tune=50, chains=3, cores=1), rng=1)
+    assert calls[0] == 61
+    assert calls[1] <= 1 and calls[2] <= 1  # each later chain stops at its first draw (0: dropped)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_what_was_sampled_is_recorded():
