@@ -443,8 +443,8 @@ def _finish(manifest: dict[str, Any], ctx: StudyContext, t0: float) -> None:
     manifest["data"]["queries"] = ctx.queries
     h = hashlib.sha256()
     h.update(json.dumps(manifest["data"]["tables"], sort_keys=True).encode())
-    for q in ctx.queries:
-        h.update(q["sha256"].encode())
+    for q in ctx.queries:  # engine-independent hashes: the same data give the same fingerprint anywhere
+        h.update(q.get("portable_sha256", q["sha256"]).encode())
     manifest["data"]["fingerprint"] = h.hexdigest()
     manifest["stages"] = ctx.reporter.stages
     manifest.pop("progress", None)
