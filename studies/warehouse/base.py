@@ -9,6 +9,7 @@ so it behaves the same on DuckDB, Spark and a generic DB-API connection.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import hashlib
 import re
@@ -90,11 +91,15 @@ def _canonical(col: pd.Series) -> tuple[str, pd.Series]:
     """``(kind, text)`` of a column: one text per value, the same for the same value on any engine."""
     missing = col.isna().to_numpy()
     values = col
-    if col.dtype == object:
+    if missing.all():  # no value (or no row): a driver cannot tell the type, so neither does the hash
+        return "empty", pd.Series("\\N", index=col.index)
+    if col.dtype == object:  # a DB-API driver's Python objects
         present = col[~missing]
-        if len(present) and all(isinstance(v, int | float | decimal.Decimal | np.number)
-                                and not isinstance(v, bool | np.bool_) for v in present):
+        if all(isinstance(v, int | float | decimal.Decimal | np.number) and not isinstance(v, bool | np.bool_)
+               for v in present):
             values = pd.to_numeric(col.astype(object).where(~missing, None), errors="coerce").astype(float)
+        elif all(isinstance(v, dt.datetime) for v in present):
+            values = pd.to_datetime(col.where(~missing, None))
     if pd.api.types.is_bool_dtype(values):
         kind, text = "bool", values.astype(str)
     elif pd.api.types.is_numeric_dtype(values):

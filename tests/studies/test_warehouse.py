@@ -87,6 +87,11 @@ def test_portable_hash_ignores_engine_details_but_not_data() -> None:
     assert portable_sha256(c) != portable_sha256(a)
     assert portable_sha256(a.rename(columns={"x": "y"})) != portable_sha256(a)
     assert portable_sha256(a.iloc[:0]) != portable_sha256(a)
+    # what a DB-API driver returns: Python objects; no rows at all: no type either
+    objects = a.astype({"x": object}).assign(t=pd.Series([t.to_pydatetime() for t in a["t"]], dtype=object))
+    assert objects["t"].dtype == object and portable_sha256(objects) == portable_sha256(a)
+    assert portable_sha256(pd.DataFrame({"v": pd.Series([], dtype=object)})) == \
+        portable_sha256(pd.DataFrame({"v": pd.Series([], dtype=float)}))
 
 
 def test_build_refuses_to_overwrite_without_force(tiny_db: Path) -> None:
