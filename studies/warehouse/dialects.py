@@ -216,6 +216,11 @@ def _rewrite(node: Any, *, target: str) -> Any:
             return exp.Anonymous(this="IS_INFINITE", expressions=[node.this])
         return exp.Paren(this=exp.EQ(this=exp.Abs(this=node.this),
                                      expression=exp.cast(exp.Literal.string(_INF[target]), _FLOAT[target])))
+    if isinstance(node, exp.IsNan) and target == "spark" \
+            and not (isinstance(node.parent, exp.If) and node.arg_key == "false"):
+        # Spark's isnan(NULL) is false, DuckDB's NULL: keep NULL NULL (it matters under NOT)
+        return exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()), true=exp.Null(),
+                      false=exp.IsNan(this=node.this.copy()))
     if isinstance(node, exp.IsNan) and target in ("snowflake", "postgres"):
         # no IS_NAN there; NaN = NaN is true on both (unlike IEEE), NULL stays NULL
         return exp.Paren(this=exp.EQ(this=node.this,
