@@ -80,8 +80,11 @@ class RunDiff:
         if self.effects is None:
             out.append(f"effects: {self.note}")
         else:
-            out.append("effects (B - A)")
-            out.append(self.effects.to_string(index=False, float_format=lambda x: f"{x:.6g}"))
+            estimates = [c[:-2] for c in self.effects.columns if c.endswith("_a")]
+            shown = [*self.labels, *(f"{c}{s}" for c in estimates[:2] for s in ("_a", "_b", "_diff"))]
+            more = f"; {', '.join(estimates[2:])} with --json" if len(estimates) > 2 else ""
+            out.append(f"effects (B - A){more}")
+            out.append(self.effects[shown].to_string(index=False, float_format=lambda x: f"{x:.6g}"))
         return "\n".join(out)
 
 

@@ -146,7 +146,8 @@ def test_runs_diff_shows_params_fingerprint_and_effects(fx: Study, db: Path, tmp
     a_hex = a.manifest["run_id"].split("-")[1]
     assert main(["runs", "diff", a_hex, b.manifest["run_id"], "--runs-dir", str(runs)]) == 0
     out = capsys.readouterr().out
-    assert "* shift" in out and "effects (B - A)" in out and "effect_diff" in out
+    assert "* shift" in out and "effects (B - A); ci_high with --json" in out and "effect_diff" in out
+    assert "ci_low_diff" in out and "ci_high_diff" not in out  # two estimates on the terminal, all in JSON
     assert main(["runs", "diff", a_hex, b.manifest["run_id"], "--runs-dir", str(runs), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["same_data"] is True
