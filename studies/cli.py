@@ -309,7 +309,8 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
     run.add_argument("--db", default="data/tws.duckdb", help="warehouse file (DuckDB)")
     run.add_argument("--warehouse", default=None, metavar="URL",
                      help="warehouse URL, wins over --db: duckdb:///FILE.duckdb, duckdb:///DIR (a Parquet "
-                          "world), spark+local:///DIR (Spark local[2] over a Parquet world)")
+                          "world), spark+local:///DIR (Spark local[2] over a Parquet world), or a FILE.toml "
+                          "describing a URL or a DB-API driver (Trino, BigQuery...) and its dialect")
     run.add_argument("--runs-dir", default="runs", help="root of the run folders")
     run.add_argument("--allow-failed-checks", action="store_true",
                      help="mark the run a success even if a diagnostic failed (recorded in the manifest)")
