@@ -1,7 +1,7 @@
 """The ``servicelab`` command line.
 
-Commands: ``world build``, ``run``, ``studies``, ``runs`` (``list``, ``show``, ``clean``), ``book``,
-plus every module in :mod:`studies.commands` that defines ``register(subparsers)`` (for example
+Commands: ``world build``, ``run``, ``studies``, ``runs`` (``list``, ``show``, ``diff``, ``index``,
+``clean``), ``book``, plus every module in :mod:`studies.commands` that defines ``register(subparsers)`` (for example
 ``erlang``).
 
 Exit codes: 0 success; 1 the run failed (an exception, failed checks, a full disk; its ``.failed``
@@ -130,6 +130,8 @@ def _cmd_studies(args: argparse.Namespace) -> int:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from studies.runner import store
 
+    if args.other and args.action != "diff":
+        raise _usage_error(f"unexpected argument {args.other!r}; only `servicelab runs diff` takes two runs")
     if args.action == "show":
         if not args.run_id:
             raise _usage_error("usage: servicelab runs show RUN_ID [--json]")
@@ -139,6 +141,19 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             print(manifest.read_text() if manifest.exists() else "{}")
             return EXIT_OK
         print(store.run_summary(folder))
+        return EXIT_OK
+    if args.action == "diff":
+        if not (args.run_id and args.other):
+            raise _usage_error("usage: servicelab runs diff RUN_A RUN_B [--json]")
+        from studies.runner.compare import diff_runs
+
+        diff = diff_runs(args.run_id, args.other, args.runs_dir)
+        print(json.dumps(diff.to_dict(), indent=2) if args.json else diff.to_text())
+        return EXIT_OK
+    if args.action == "index":
+        from studies.runner.index import write_index
+
+        print(f"wrote {write_index(args.runs_dir)}")
         return EXIT_OK
     if args.action == "clean":
         if args.run_id:
@@ -300,7 +315,8 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
     run.add_argument("--db", default="data/tws.duckdb", help="warehouse file (DuckDB)")
     run.add_argument("--warehouse", default=None, metavar="URL",
                      help="warehouse URL, wins over --db: duckdb:///FILE.duckdb, duckdb:///DIR (a Parquet "
-                          "world), spark+local:///DIR (Spark local[2] over a Parquet world)")
+                          "world), spark+local:///DIR (Spark local[2] over a Parquet world), or a FILE.toml "
+                          "describing a URL or a DB-API driver (Trino, BigQuery...) and its dialect")
     run.add_argument("--runs-dir", default="runs", help="root of the run folders")
     run.add_argument("--allow-failed-checks", action="store_true",
                      help="mark the run a success even if a diagnostic failed (recorded in the manifest)")
@@ -314,14 +330,20 @@ def build_parser(load_commands: Collection[str] | None = None) -> argparse.Argum
     st.set_defaults(func=_cmd_studies)
 
     runs = sub.add_parser(
-        "runs", help="list runs; `runs show ID` for one run's summary; `runs clean` removes abandoned runs",
+        "runs", help="list runs; `runs show ID` for one run's summary; `runs diff A B` compares two; "
+                     "`runs clean` removes abandoned runs",
         description="List run folders (successful, failed, interrupted, running and abandoned), show one "
-                    "(`show ID`, by id or a unique prefix of its timestamp or hex part), or remove the "
+                    "(`show ID`, by id or a unique prefix of its timestamp or hex part), compare two "
+                    "(`diff A B`: parameters, data fingerprint, effects side by side), rewrite the HTML "
+                    "index runs/index.html (`index`; every run rewrites it), or remove the "
                     "temporary folders of runs whose process is gone (`clean`).")
-    runs.add_argument("action", nargs="?", choices=["list", "show", "clean"], default="list")
+    runs.add_argument("action", nargs="?", choices=["list", "show", "diff", "clean", "index"],
+                      default="list")
     runs.add_argument("run_id", nargs="?", help="run id (folder name, or a unique prefix of its timestamp "
                                                 "or hex part)")
-    runs.add_argument("--json", action="store_true", help="machine-readable output (show: the whole manifest)")
+    runs.add_argument("other", nargs="?", help="diff: the second run id")
+    runs.add_argument("--json", action="store_true",
+                      help="machine-readable output (show: the whole manifest; diff: the comparison)")
     runs.add_argument("--runs-dir", default="runs", help="root of the run folders")
     runs.add_argument("--dry-run", action="store_true", help="clean: only print what would be removed")
     runs.add_argument("--older-than", metavar="AGE", default=None,

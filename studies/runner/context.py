@@ -11,6 +11,7 @@ import pandas as pd
 
 from studies.runner.progress import Progress
 from studies.warehouse import Warehouse, frame_sha256
+from studies.warehouse.base import portable_sha256
 
 T = TypeVar("T")
 
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 class StudyContext:
     """Parameters, randomness and data access for one study run.
 
-    Every query goes through :meth:`query`, which binds parameters and records a content hash of
-    the result; the hashes form the run's data fingerprint.
+    Every query goes through :meth:`query`, which binds parameters and records two content hashes
+    of the result: ``sha256`` (exact) and ``portable_sha256`` (the same on every engine; see
+    :func:`~studies.warehouse.base.portable_sha256`), which forms the run's data fingerprint.
     """
 
     study: str
@@ -46,6 +48,7 @@ class StudyContext:
                 "params": _plain(params),
                 "rows": len(frame),
                 "sha256": frame_sha256(frame),
+                "portable_sha256": portable_sha256(frame),
             }
         )
         return frame

@@ -47,10 +47,12 @@ from studies.runner.store import FAILED_SUFFIX, TMP_PREFIX, process_start_token
 from studies.runner.warning_filters import quiet_library_logs, study_warning_filters
 from studies.warehouse import DEFAULT_DB, Warehouse, open_warehouse
 
-__all__ = ["DEFAULT_RUNS_DIR", "RunRecord", "run_study", "storage_problem"]
+__all__ = ["DEFAULT_RUNS_DIR", "EFFECTS_TABLE", "RunRecord", "export_frame", "run_study", "storage_problem"]
 
 DEFAULT_RUNS_DIR = Path("runs")
 _PARTIAL = ".partial."
+EFFECTS_TABLE = "effects"
+"""The table a study names so is also written as ``tables/effects.csv`` (with study and run id)."""
 _HISTORY_LIMIT = 25  # finished runs read when looking for the last comparable one (stage times)
 
 
@@ -237,10 +239,21 @@ def run_study(
             )
             ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
                                reporter=reporter)
-            return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors, guard)
+            try:
+                return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors, guard)
+            finally:
+                _refresh_index(Path(runs_dir))
     finally:
         if owned:
             warehouse.close()
+
+
+def _refresh_index(runs_dir: Path) -> None:
+    """Rewrite ``runs/index.html``; a convenience, so a failure to write it never fails the run."""
+    from studies.runner.index import write_index
+
+    with contextlib.suppress(OSError):
+        write_index(runs_dir)
 
 
 def _check_writable(runs_root: Path) -> None:
@@ -306,7 +319,7 @@ def _execute(study: Study, ctx: StudyContext, manifest: dict[str, Any], tmp: Pat
                     "failed checks: " + "; ".join(f"{d.name}: {d.message}" for d in failed)
                     + " (rerun with --allow-failed-checks to accept them)"
                 )
-            _write_outputs(tmp, output, written)
+            _write_outputs(tmp, output, written, study.name, manifest["run_id"])
             _write_reports(tmp, manifest, output, ctx, t0)
             guard.check()
             # commit: from here a signal is held until the folder is in place (milliseconds)
@@ -483,8 +496,8 @@ def _finish(manifest: dict[str, Any], ctx: StudyContext, t0: float) -> None:
     manifest["data"]["queries"] = ctx.queries
     h = hashlib.sha256()
     h.update(json.dumps(manifest["data"]["tables"], sort_keys=True).encode())
-    for q in ctx.queries:
-        h.update(q["sha256"].encode())
+    for q in ctx.queries:  # engine-independent hashes: the same data give the same fingerprint anywhere
+        h.update(q.get("portable_sha256", q["sha256"]).encode())
     manifest["data"]["fingerprint"] = h.hexdigest()
     manifest["stages"] = ctx.reporter.stages
     manifest.pop("progress", None)
@@ -526,7 +539,24 @@ def _write_file(folder: Path, rel: str, write: Any, written: list[str]) -> None:
     written.append(rel)
 
 
-def _write_outputs(folder: Path, output: StudyOutput, written: list[str]) -> None:
+def export_frame(frame: Any, study: str, run_id: str) -> Any:
+    """A table as exported to CSV: ``study`` and ``run_id`` columns first, so exports of many runs stack.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> export_frame(pd.DataFrame({"effect": [1.5]}), "routing-ab", "20260105T101500Z-1a2b3c").columns.tolist()
+    ['study', 'run_id', 'effect']
+    """
+    out = frame.copy()
+    for pos, (name, value) in enumerate((("study", study), ("run_id", run_id))):
+        if name not in out.columns:
+            out.insert(pos, name, value)
+    return out
+
+
+def _write_outputs(folder: Path, output: StudyOutput, written: list[str], study: str = "",
+                   run_id: str = "") -> None:
     for key in output.artifacts:
         if "/" in key or key.startswith("."):
             raise RunError(f"artifact name {key!r} must be a plain file name")
@@ -537,6 +567,9 @@ def _write_outputs(folder: Path, output: StudyOutput, written: list[str]) -> Non
         for key, frame in output.tables.items():
             _write_file(folder, f"tables/{key}.parquet", lambda p, f=frame: f.to_parquet(p, index=False),
                         written)
+        if EFFECTS_TABLE in output.tables:  # the tidy effects table, for BI tools (Tableau, Excel...)
+            frame = export_frame(output.tables[EFFECTS_TABLE], study, run_id)
+            _write_file(folder, f"tables/{EFFECTS_TABLE}.csv", lambda p: frame.to_csv(p, index=False), written)
     if output.figures:
         (folder / "figures").mkdir(exist_ok=True)
         for key, fig in output.figures.items():

@@ -9,18 +9,21 @@ so it behaves the same on DuckDB, Spark and a generic DB-API connection.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from servicelab.errors import DataError
 from studies.warehouse.dialects import check_dialect, prepare
 
-__all__ = ["TRUTH_PREFIX", "Warehouse", "frame_sha256"]
+__all__ = ["TRUTH_PREFIX", "Warehouse", "frame_sha256", "portable_sha256"]
 
 TRUTH_PREFIX = "truth_"
 _TRUTH_RE = re.compile(r"\btruth_\w+", re.IGNORECASE)
@@ -48,6 +51,68 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     if len(frame):
         h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+def portable_sha256(frame: pd.DataFrame) -> str:
+    """A hash of a query result that is the same on every engine that computes the same numbers.
+
+    :func:`frame_sha256` is exact: the row order, the dtypes and the last bit of every float count.
+    Two engines (or one engine over a file and over Parquet) that compute the same result disagree on
+    all three: rows without ``ORDER BY`` come in any order, a count is ``int32`` on one and
+    ``int64`` (or a float) on the other, and a floating-point sum depends on the order it adds in.
+    This hash is taken over the column names and the *set* of rows, each number written with 12
+    significant digits (integral values as integers), so it identifies the data, not the engine.
+    The runner's data fingerprint is made of these hashes. (A value that two engines compute on
+    either side of a 12-digit rounding boundary still hashes differently; that takes a difference
+    in the last bits right at such a boundary, which is rare.)
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"n": [1, 2], "x": [0.1 + 0.2, 1.0]})
+    >>> b = pd.DataFrame({"n": [2.0, 1.0], "x": [1.0, 0.3]})  # other order, dtype and last bit
+    >>> portable_sha256(a) == portable_sha256(b), frame_sha256(a) == frame_sha256(b)
+    (True, False)
+    """
+    h = hashlib.sha256()
+    columns = {}
+    kinds = []
+    for i, name in enumerate(frame.columns):
+        kind, text = _canonical(frame.iloc[:, i])
+        kinds.append((str(name), kind))
+        columns[f"c{i}"] = text
+    h.update(repr(kinds).encode())
+    if len(frame):
+        rows = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
+        h.update(np.sort(rows).tobytes())
+    return h.hexdigest()
+
+
+def _canonical(col: pd.Series) -> tuple[str, pd.Series]:
+    """``(kind, text)`` of a column: one text per value, the same for the same value on any engine."""
+    missing = col.isna().to_numpy()
+    values = col
+    if missing.all():  # no value (or no row): a driver cannot tell the type, so neither does the hash
+        return "empty", pd.Series("\\N", index=col.index)
+    if col.dtype == object:  # a DB-API driver's Python objects
+        present = col[~missing]
+        if all(isinstance(v, int | float | decimal.Decimal | np.number) and not isinstance(v, bool | np.bool_)
+               for v in present):
+            values = pd.to_numeric(col.astype(object).where(~missing, None), errors="coerce").astype(float)
+        elif all(isinstance(v, dt.datetime) for v in present):
+            values = pd.to_datetime(col.where(~missing, None))
+    if pd.api.types.is_bool_dtype(values):
+        kind, text = "bool", values.astype(str)
+    elif pd.api.types.is_numeric_dtype(values):
+        x = values.to_numpy(dtype=float, na_value=np.nan) + 0.0  # -0.0 -> 0.0
+        whole = np.isfinite(x) & (np.abs(x) < 2.0**53)
+        whole[whole] = x[whole] == np.floor(x[whole])
+        as_int = np.where(whole, x, 0).astype(np.int64).astype(str)
+        kind, text = "number", pd.Series(np.where(whole, as_int, np.char.mod("%.12g", x)), index=col.index)
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        kind, text = "datetime", values.astype("datetime64[us]").astype(str)
+    else:
+        kind, text = "text", values.astype(str)
+    return kind, text.where(~missing, "\\N").astype(str)
 
 
 def normalize_type(name: str) -> str:

@@ -19,6 +19,8 @@ The tests drive this same path with DuckDB's own DB-API connection.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from typing import Any
 
 import pandas as pd
@@ -82,7 +84,7 @@ class DBAPIWarehouse(Warehouse):
             close = getattr(cursor, "close", None)
             if close is not None:
                 close()
-        return pd.DataFrame.from_records(rows, columns=names)
+        return _typed(pd.DataFrame.from_records(rows, columns=names))
 
     def _information_schema(self, sql_tail: str, params: list[Any]) -> pd.DataFrame:
         where = "table_schema = ?" if self._schema is not None else "table_schema = current_schema()"
@@ -99,3 +101,28 @@ class DBAPIWarehouse(Warehouse):
         frame = self._information_schema("columns WHERE {where} AND table_name = ? ORDER BY ordinal_position",
                                          [table])
         return {str(r["column_name"]): normalize_type(r["data_type"]) for _, r in frame.iterrows()}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A driver's Python objects as the dtypes DuckDB's own frames have: ``Decimal`` columns as
+    float64 (what a study computes with), date-times as ``datetime64``. Other columns are kept.
+
+    Examples
+    --------
+    >>> import decimal
+    >>> _typed(pd.DataFrame({"x": [decimal.Decimal("1.5"), None]})).dtypes["x"]
+    dtype('float64')
+    """
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        present = s.dropna()
+        if not len(present):
+            continue
+        if all(isinstance(v, decimal.Decimal | int | float) and not isinstance(v, bool) for v in present):
+            frame[col] = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").astype(float) \
+                if any(isinstance(v, decimal.Decimal | float) for v in present) else s
+        elif all(isinstance(v, dt.datetime) and v.tzinfo is None for v in present):
+            frame[col] = pd.to_datetime(s.where(s.notna(), None)).astype("datetime64[us]")
+    return frame

@@ -50,7 +50,7 @@ PARAMSTYLES: dict[str, str] = {"duckdb": "qmark", "spark": "qmark", "trino": "qm
 _NATIVE: dict[str, frozenset[str]] = {
     "duckdb": frozenset({"ISFINITE", "TO_DAYS", "ISNAN", "ISINF"}),
     "spark": frozenset({"MAKE_INTERVAL", "ISNAN", "PERCENTILE", "DOUBLE"}),
-    "trino": frozenset({"IS_FINITE", "IS_NAN", "IS_INFINITE"}),
+    "trino": frozenset({"IS_FINITE", "IS_NAN", "IS_INFINITE"}),  # (IS_NAN: SQLGlot's name for isnan)
     "bigquery": frozenset({"IS_NAN", "IS_INF", "MAKE_INTERVAL"}),
     "snowflake": frozenset(),
     "postgres": frozenset({"MAKE_INTERVAL", "ISFINITE"}),
@@ -210,6 +210,21 @@ def _rewrite(node: Any, *, target: str) -> Any:
             return exp.TimestampTrunc(this=x, unit=unit.copy())
 
         return exp.DateDiff(this=trunc(node.this), expression=trunc(node.expression), unit=unit.copy())
+    if isinstance(node, exp.IsInf) and target in _INF:
+        # SQLGlot writes IS_INF(x) for every target, a function only BigQuery has
+        if target == "trino":
+            return exp.Anonymous(this="IS_INFINITE", expressions=[node.this])
+        return exp.Paren(this=exp.EQ(this=exp.Abs(this=node.this),
+                                     expression=exp.cast(exp.Literal.string(_INF[target]), _FLOAT[target])))
+    if isinstance(node, exp.IsNan) and target == "spark" \
+            and not (isinstance(node.parent, exp.If) and node.arg_key == "false"):
+        # Spark's isnan(NULL) is false, DuckDB's NULL: keep NULL NULL (it matters under NOT)
+        return exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()), true=exp.Null(),
+                      false=exp.IsNan(this=node.this.copy()))
+    if isinstance(node, exp.IsNan) and target in ("snowflake", "postgres"):
+        # no IS_NAN there; NaN = NaN is true on both (unlike IEEE), NULL stays NULL
+        return exp.Paren(this=exp.EQ(this=node.this,
+                                     expression=exp.cast(exp.Literal.string("NaN"), _FLOAT[target])))
     if isinstance(node, exp.ToDays):
         return _days(node.this, target)
     if isinstance(node, exp.Anonymous):
@@ -250,6 +265,9 @@ def _isfinite(x: Any, target: str) -> Any:
     return exp.Paren(this=exp.not_(exp.In(this=exp.cast(x.copy(), "TEXT"),
                                           expressions=[exp.Literal.string(t) for t in texts])))
 
+
+_INF = {"spark": "Infinity", "trino": "", "snowflake": "inf", "postgres": "Infinity"}
+_FLOAT = {"spark": "DOUBLE", "snowflake": "FLOAT", "postgres": "DOUBLE PRECISION"}
 
 _NONFINITE_TEXT = {"spark": ("Infinity", "-Infinity", "NaN"), "bigquery": ("inf", "-inf", "nan"),
                    "snowflake": ("inf", "-inf", "NaN")}

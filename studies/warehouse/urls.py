@@ -7,6 +7,8 @@ URL                                    backend
 ``duckdb:///DIR``                      DuckDB over a Parquet world folder
 ``spark+local:///DIR``                 Spark ``local[2]`` over a Parquet world folder
 ``spark+local[4]:///DIR``              the same with 4 cores
+``FILE.toml``                          a URL, or any DB-API driver and its dialect, described in a
+                                       file (:mod:`studies.warehouse.config`)
 =====================================  ============================================================
 
 A relative path keeps the URL form with two slashes less: ``duckdb://data/tws.duckdb``. Query
@@ -24,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from servicelab.errors import RunError
 from studies.warehouse.base import Warehouse
+from studies.warehouse.config import is_config_path
 
 __all__ = ["SCHEMES", "open_warehouse", "parse_warehouse_url"]
 
@@ -66,7 +69,7 @@ def parse_warehouse_url(url: str) -> tuple[str, str, Path, dict[str, str]]:
 
 
 def open_warehouse(url: str | Path) -> Warehouse:
-    """The warehouse a URL names (see the module docstring), opened read-only.
+    """The warehouse a URL (or a ``.toml`` file) names (see the module docstring), opened read-only.
 
     Raises
     ------
@@ -83,6 +86,10 @@ def open_warehouse(url: str | Path) -> Warehouse:
     ...
     servicelab.errors.RunError: unknown warehouse scheme 'nosuch+scheme' in 'nosuch+scheme:///x'; ...
     """
+    if is_config_path(url):
+        from studies.warehouse.config import open_warehouse_config
+
+        return open_warehouse_config(url)
     scheme, master, path, options = parse_warehouse_url(str(url))
     if scheme == "duckdb":
         from studies.warehouse.connection import DuckDBWarehouse

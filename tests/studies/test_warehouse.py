@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from servicelab.errors import DataError, RunError
 from studies.warehouse import Warehouse, build_warehouse, frame_sha256
+from studies.warehouse.base import portable_sha256
 
 
 @pytest.fixture
@@ -57,6 +59,39 @@ def test_frame_hash_changes_with_content(tiny_db: Path) -> None:
     assert frame_sha256(a) == frame_sha256(b)
     b.loc[0, "handle_s"] += 1e-9
     assert frame_sha256(a) != frame_sha256(b)
+
+
+def test_portable_hash_ignores_engine_details_but_not_data() -> None:
+    """Row order, int/float dtype, Decimal vs float and float summation order (last bits) do not
+    change it; a change of a value in its 11th significant digit, a NULL or a column name does."""
+    import decimal
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=200) * 1e3, 3)  # on a 12-digit grid point: one ulp cannot flip a digit
+    a = pd.DataFrame({"k": np.arange(200), "x": x, "s": [f"q{i % 7}" for i in range(200)],
+                      "t": pd.date_range("2026-01-01", periods=200, freq="h"), "b": x > 0})
+    order = rng.permutation(200)
+    b = a.iloc[order].reset_index(drop=True).astype({"k": "int32"})
+    b["x"] = np.nextafter(b["x"].to_numpy(), np.inf)  # another summation order: the last bit differs
+    assert frame_sha256(a) != frame_sha256(b)
+    assert portable_sha256(a) == portable_sha256(b)
+    dec = a.assign(k=[decimal.Decimal(int(v)) for v in a["k"]], x=a["x"].round(3))
+    assert portable_sha256(dec) == portable_sha256(a.assign(x=a["x"].round(3)))
+    c = a.copy()
+    c.loc[5, "x"] += 1e-6  # |x| < 1e5: a change in the 11th significant digit or above
+    assert portable_sha256(c) != portable_sha256(a)
+    c = a.copy()
+    c.loc[5, "x"] = np.nan
+    assert portable_sha256(c) != portable_sha256(a)
+    assert portable_sha256(a.rename(columns={"x": "y"})) != portable_sha256(a)
+    assert portable_sha256(a.iloc[:0]) != portable_sha256(a)
+    # what a DB-API driver returns: Python objects; no rows at all: no type either
+    objects = a.astype({"x": object}).assign(t=pd.Series([t.to_pydatetime() for t in a["t"]], dtype=object))
+    assert objects["t"].dtype == object and portable_sha256(objects) == portable_sha256(a)
+    assert portable_sha256(pd.DataFrame({"v": pd.Series([], dtype=object)})) == \
+        portable_sha256(pd.DataFrame({"v": pd.Series([], dtype=float)}))
 
 
 def test_build_refuses_to_overwrite_without_force(tiny_db: Path) -> None:

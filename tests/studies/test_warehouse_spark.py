@@ -117,8 +117,27 @@ def test_study_run_on_spark_records_backend_and_fingerprint(spark_wh: SparkWareh
     spk = run_study("fake", warehouse=spark_wh, runs_dir=tmp_path / "spark", seed=1)  # not closed by the run
     assert spk.ok and spk.manifest["data"]["backend"] == "spark" and spk.manifest["data"]["dialect"] == "spark"
     assert spk.manifest["data"]["tables"] == duck.manifest["data"]["tables"]
+    assert spk.manifest["data"]["fingerprint"] == duck.manifest["data"]["fingerprint"]  # engine-independent
     rows = [(q["sql"], q["rows"]) for q in spk.manifest["data"]["queries"]]
     assert rows == [(q["sql"], q["rows"]) for q in duck.manifest["data"]["queries"]]
     a = json.loads((duck.path / "results.json").read_text())
     b = json.loads((spk.path / "results.json").read_text())
     assert abs(a["mean"] - b["mean"]) <= 1e-9 * abs(a["mean"])
+
+
+
+def test_non_finite_checks_give_duckdbs_answers(spark_wh: SparkWarehouse) -> None:
+    """isinf / isnan / isfinite (the data-quality and experiment-engine checks) on NULL, NaN and
+    +-inf: Spark has no IS_INF, which SQLGlot writes, so the rewrite is checked where it runs."""
+    import duckdb
+
+    sql = ("SELECT v, isinf(x) AS i, isnan(x) AS n, isfinite(x) AS f FROM (SELECT v, CAST(v AS DOUBLE) AS x "
+           "FROM (VALUES ('1.5'), ('Infinity'), ('-Infinity'), ('NaN'), (NULL)) t(v)) s ORDER BY v")
+
+    def rows(frame: pd.DataFrame) -> list[tuple]:
+        return [tuple(None if pd.isna(x) else bool(x) for x in r) for r in frame[["i", "n", "f"]].to_numpy()]
+
+    want = duckdb.connect().execute(sql).df()
+    assert rows(want) == [(True, False, False), (False, False, True), (True, False, False),
+                          (False, True, False), (None, None, None)]  # -Infinity, 1.5, Infinity, NaN, NULL
+    assert rows(spark_wh.query(sql)) == rows(want)

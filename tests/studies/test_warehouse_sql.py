@@ -159,6 +159,21 @@ def test_rewrites_keep_duckdb_semantics(world_db: Path) -> None:
     got = con.execute("SELECT TIMESTAMP '2026-01-10' - to_days(3) AS a, "
                       "TIMESTAMP '2026-01-10' - (3) * INTERVAL '1' DAY AS b").fetchone()
     assert got[0] == got[1]
+    # isinf/isnan: SQLGlot writes IS_INF / IS_NAN everywhere, functions only BigQuery (and Trino, for
+    # IS_NAN) have; each target gets its own spelling
+    both = "SELECT isinf(x) AS i, isnan(x) AS n FROM t"
+    assert transpile(both, "spark") == ("SELECT (ABS(x) = CAST('Infinity' AS DOUBLE)) AS i, "
+                                        "IF(x IS NULL, NULL, ISNAN(x)) AS n FROM t")  # isnan(NULL) is NULL
+    assert transpile(both, "trino") == "SELECT IS_INFINITE(x) AS i, IS_NAN(x) AS n FROM t"
+    assert transpile(both, "bigquery") == "SELECT IS_INF(x) AS i, IS_NAN(x) AS n FROM t"
+    assert "IS_INF" not in transpile(both, "postgres") and "IS_NAN" not in transpile(both, "postgres")
+    assert "IS_INF" not in transpile(both, "snowflake") and "IS_NAN" not in transpile(both, "snowflake")
+    # the Postgres/Spark forms (NaN = NaN is true there, as in DuckDB's comparisons) on DuckDB
+    con = duckdb.connect()
+    got = con.execute("SELECT isinf(x) IS NOT DISTINCT FROM (abs(x) = CAST('Infinity' AS DOUBLE)), "
+                      "isnan(x) IS NOT DISTINCT FROM (x = CAST('NaN' AS DOUBLE)) FROM (VALUES (1.0::DOUBLE), "
+                      "('inf'), ('-inf'), ('nan'), (NULL)) v(x)").fetchall()
+    assert got == [(True, True)] * 5
     spark_isfinite = transpile("SELECT isfinite(x) AS f FROM t", "spark")
     assert "'Infinity'" in spark_isfinite and "'NaN'" in spark_isfinite
 
