@@ -20,11 +20,10 @@ from scipy import stats
 from causal.observational._data import binary_treatment, numeric_matrix, require_columns
 from causal.observational.estimators import Arrays, fit_causal_forest, fit_linear_dml
 from causal.observational.overlap import propensity_model
+from causal.results import critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
-
-Z95 = float(stats.norm.ppf(0.975))
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 
 def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
@@ -49,9 +48,13 @@ def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
     return g
 
 
-@dataclass(frozen=True)
-class CateResult:
-    """Segment CATEs, the calibration test and the policy tree's value."""
+@dataclass(frozen=True, eq=False, repr=False)
+class CateResult(ResultMixin):
+    """Segment CATEs, the calibration test and the policy tree's value.
+
+    It keeps the result protocol (:meth:`summary`, :meth:`plot`, :meth:`to_dict`,
+    ``diagnostics``); it holds frames and arrays, so ``==`` is identity.
+    """
 
     treatment: str
     outcome: str
@@ -61,6 +64,7 @@ class CateResult:
     policy: dict[str, Any]
     cate_test: np.ndarray
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    ci_level: float = 0.95
 
     def summary(self) -> Summary:
         """Segment table plus the calibration and policy findings in plain words."""
@@ -81,7 +85,7 @@ class CateResult:
                        diagnostics=self.diagnostics, notes=notes)
 
     def plot(self, ax: Any = None):
-        """Segment CATEs (model) with 95% intervals."""
+        """Segment CATEs (model) with their intervals (at ``ci_level``)."""
         import matplotlib.pyplot as plt
 
         s = self.segments
@@ -91,7 +95,7 @@ class CateResult:
                     fmt="o", capsize=3)
         ax.set_yticks(yy, s["segment"] + "=" + s["value"].astype(str))
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"CATE of {self.treatment} on {self.outcome} (95% CI)")
+        ax.set_xlabel(f"CATE of {self.treatment} on {self.outcome} ({self.ci_level:.0%} CI)")
         return ax
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +103,7 @@ class CateResult:
         return jsonable({"treatment": self.treatment, "outcome": self.outcome,
                          "population": self.population,
                          "segments": self.segments.to_dict(orient="records"), "blp": self.blp,
-                         "policy": self.policy,
+                         "policy": self.policy, "ci_level": self.ci_level,
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
@@ -121,6 +125,8 @@ class CateAnalysis:
         Whether a larger outcome is good (the policy maximises good outcomes).
     cost : float
         Cost of treating one unit, in outcome units (the policy treats where CATE beats it).
+    ci_level : float
+        Level of the segment intervals, ``cate ± critical_value(ci_level) * se`` (default 0.95).
 
     Examples
     --------
@@ -145,6 +151,7 @@ class CateAnalysis:
     n_estimators: int = 100
     policy_depth: int = 2
     flexible_nuisance: bool = False
+    ci_level: float = 0.95
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> CateResult:
         """Fit on one half, evaluate on the other."""
@@ -152,6 +159,7 @@ class CateAnalysis:
             raise DesignError("CateAnalysis needs effect_modifiers (the X the CATE depends on)")
         if self.learner not in ("causal_forest", "linear_dml"):
             raise DesignError(f"learner must be causal_forest or linear_dml, got {self.learner!r}")
+        q = critical_value(self.ci_level)  # raises DesignError outside (0, 1)
         segs = list(self.segments or self.effect_modifiers)
         require_columns(data, [self.treatment, self.outcome, *self.confounders,
                                *self.effect_modifiers, *segs])
@@ -187,11 +195,12 @@ class CateAnalysis:
                 if m.sum() < 10:
                     continue
                 inf = model.ate_inference(X=xm[test][m])
-                lo, hi = (float(np.ravel(q)[0]) for q in inf.conf_int_mean())
+                cate = float(np.ravel(inf.mean_point)[0])
+                se = float(np.ravel(inf.stderr_mean)[0])
                 g = gamma[m]
                 rows.append({"segment": s, "value": str(v), "n": int(m.sum()),
-                             "cate": float(np.ravel(inf.mean_point)[0]), "ci_low": lo,
-                             "ci_high": hi, "dr_mean": float(g.mean()),
+                             "cate": cate, "se": se, "ci_low": cate - q * se,
+                             "ci_high": cate + q * se, "dr_mean": float(g.mean()),
                              "dr_se": float(g.std(ddof=1) / np.sqrt(m.sum()))})
         seg_df = pd.DataFrame(rows)
         # BLP calibration test
@@ -214,7 +223,7 @@ class CateAnalysis:
                    "target on them"), blp["beta2"]))
         policy = self._policy(y, t, w, xm, xnames, train, test, gamma, sign, gen)
         return CateResult(self.treatment, self.outcome, self.population, seg_df, blp, policy,
-                          tau, tuple(diags))
+                          tau, tuple(diags), self.ci_level)
 
     def _policy(self, y, t, w, xm, xnames, train, test, gamma, sign, gen) -> dict[str, Any]:
         from econml.policy import DRPolicyTree
