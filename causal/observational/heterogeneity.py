@@ -52,8 +52,21 @@ def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
 class CateResult(ResultMixin):
     """Segment CATEs, the calibration test and the policy tree's value.
 
-    It keeps the result protocol (:meth:`summary`, :meth:`plot`, :meth:`to_dict`,
-    ``diagnostics``); it holds frames and arrays, so ``==`` is identity.
+    The CATE model is fitted on the training half (``train``) and judged on the other half.
+    ``cate_test`` holds its CATE predictions for the held-out units and ``cate_train`` those for
+    the training units, *in sample* (the model saw their outcomes, so they look better than they
+    are: judge the model on ``cate_test``). :meth:`unit_cates` sets both out in the row order of
+    the fitted frame. It keeps the result protocol (:meth:`summary`, :meth:`plot`,
+    :meth:`to_dict`, ``diagnostics``); it holds frames and arrays, so ``==`` is identity.
+
+    Attributes
+    ----------
+    train : numpy.ndarray of bool
+        The split: ``True`` for the rows (in the order of the fitted frame) the CATE model and the
+        policy tree were fitted on, ``False`` for the held-out rows every check uses.
+    cate_train, cate_test : numpy.ndarray
+        CATE predictions for the training rows (in sample) and the held-out rows, each in row
+        order within its half.
     """
 
     treatment: str
@@ -65,6 +78,24 @@ class CateResult(ResultMixin):
     cate_test: np.ndarray
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
     ci_level: float = 0.95
+    train: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    cate_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def unit_cates(self) -> pd.DataFrame:
+        """One row per unit of the fitted frame, in its row order: ``half`` (``"train"`` or
+        ``"test"``) and the model's ``cate`` (in sample on the training half).
+
+        Examples
+        --------
+        >>> r = CateResult("t", "y", "all", pd.DataFrame(), {}, {}, np.array([0.5]),
+        ...                train=np.array([True, False]), cate_train=np.array([1.5]))
+        >>> r.unit_cates().to_dict(orient="list")
+        {'half': ['train', 'test'], 'cate': [1.5, 0.5]}
+        """
+        cate = np.empty(len(self.train))
+        cate[self.train] = self.cate_train
+        cate[~self.train] = self.cate_test
+        return pd.DataFrame({"half": np.where(self.train, "train", "test"), "cate": cate})
 
     def summary(self) -> Summary:
         """Segment table plus the calibration and policy findings in plain words."""
@@ -104,6 +135,8 @@ class CateResult(ResultMixin):
                          "population": self.population,
                          "segments": self.segments.to_dict(orient="records"), "blp": self.blp,
                          "policy": self.policy, "ci_level": self.ci_level,
+                         "n_train": int(self.train.sum()),
+                         "n_test": int(len(self.train) - self.train.sum()),
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
@@ -154,7 +187,11 @@ class CateAnalysis:
     ci_level: float = 0.95
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> CateResult:
-        """Fit on one half, evaluate on the other."""
+        """Fit on one half, evaluate on the other.
+
+        The random split is returned as :attr:`CateResult.train` (a boolean mask in the row
+        order of ``data``), with the CATEs of both halves (:meth:`CateResult.unit_cates`).
+        """
         if not self.effect_modifiers:
             raise DesignError("CateAnalysis needs effect_modifiers (the X the CATE depends on)")
         if self.learner not in ("causal_forest", "linear_dml"):
@@ -184,6 +221,7 @@ class CateAnalysis:
         else:
             model = fit_linear_dml(a, flexible=self.flexible_nuisance, rng=seed)
         tau = np.ravel(model.effect(xm[test]))
+        tau_train = np.ravel(model.effect(xm[train]))  # in sample: the model saw these units
         full = np.column_stack([w, xm])
         gamma = dr_scores(y[test], t[test], full[test], rng=int(gen.integers(2**31)))
         # segments
@@ -223,7 +261,7 @@ class CateAnalysis:
                    "target on them"), blp["beta2"]))
         policy = self._policy(y, t, w, xm, xnames, train, test, gamma, sign, gen)
         return CateResult(self.treatment, self.outcome, self.population, seg_df, blp, policy,
-                          tau, tuple(diags), self.ci_level)
+                          tau, tuple(diags), self.ci_level, train, tau_train)
 
     def _policy(self, y, t, w, xm, xnames, train, test, gamma, sign, gen) -> dict[str, Any]:
         from econml.policy import DRPolicyTree
