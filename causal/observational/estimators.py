@@ -9,12 +9,11 @@ directly when you already hold arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
-from scipy import stats
 from sklearn.base import clone, is_classifier
 from sklearn.linear_model import LinearRegression
 
@@ -32,8 +31,6 @@ from servicelab.errors import DesignError
 from servicelab.random import resolve_rng
 from servicelab.results import Diagnostic
 
-Z95 = float(stats.norm.ppf(0.975))
-
 
 @dataclass(frozen=True)
 class Arrays:
@@ -49,28 +46,28 @@ class Arrays:
     binary_outcome: bool = False
     fold: np.ndarray | None = None
     """Fold labels of the cross-fitted propensity ``e`` (``None``: ``e`` was not cross-fitted)."""
+    ci_level: float = 0.95
+    """Level of every interval an estimator builds from these arrays."""
 
     def subset(self, keep: np.ndarray, population: str | None = None) -> Arrays:
         """The same arrays restricted to the units in ``keep``."""
         def sl(v: np.ndarray | None) -> np.ndarray | None:
             return None if v is None else v[keep]
 
-        return Arrays(self.y[keep], self.t[keep], self.x[keep], sl(self.e), sl(self.modifiers),
-                      self.estimand, population or self.population, self.binary_outcome,
-                      sl(self.fold))
+        return replace(self, y=self.y[keep], t=self.t[keep], x=self.x[keep], e=sl(self.e),
+                       modifiers=sl(self.modifiers), population=population or self.population,
+                       fold=sl(self.fold))
 
 
 def _est(a: Arrays, method: str, est: float, se: float | None, n: int | None = None,
-         estimand: str | None = None, ci: tuple[float, float] | None = None,
-         population: str | None = None, diagnostics: tuple[Diagnostic, ...] = ()
-         ) -> EffectEstimate:
-    if ci is None:
-        ci = (est - Z95 * se, est + Z95 * se) if se is not None else (np.nan, np.nan)
-    p = float(2 * stats.norm.sf(abs(est / se))) if se else None
-    return EffectEstimate(estimand or a.estimand, population or a.population, method, float(est),
-                          None if se is None else float(se), float(ci[0]), float(ci[1]),
-                          pvalue=p, n=int(n if n is not None else len(a.y)),
-                          diagnostics=tuple(diagnostics))
+         estimand: str | None = None, population: str | None = None,
+         diagnostics: tuple[Diagnostic, ...] = ()) -> EffectEstimate:
+    """The estimate with its normal (Wald) interval at ``a.ci_level``
+    (:meth:`causal.results.EffectEstimate.from_se`)."""
+    return EffectEstimate.from_se(estimand or a.estimand, population or a.population, method,
+                                  float(est), None if se is None else float(se),
+                                  ci_level=a.ci_level, n=int(n if n is not None else len(a.y)),
+                                  diagnostics=tuple(diagnostics))
 
 
 def _ols(y: np.ndarray, design: np.ndarray, cov_type: str = "HC1",
@@ -106,7 +103,8 @@ def standardization(a: Arrays, *, interactions: np.ndarray | None = None, n_boot
                     rng: Any = None) -> EffectEstimate:
     """Parametric g-formula: fit ``y ~ t + x [+ t:interactions]``, predict both arms, average.
 
-    The interval is a nonparametric bootstrap (percentile) as in Hernán & Robins ch. 13.
+    The interval is a nonparametric bootstrap (percentile, at ``a.ci_level``) as in Hernán &
+    Robins ch. 13; the SE is the bootstrap standard deviation (its p-value is the Wald one).
     ``interactions`` are the covariate columns interacted with treatment (default: none).
     """
     gen = resolve_rng(rng)
@@ -125,8 +123,10 @@ def standardization(a: Arrays, *, interactions: np.ndarray | None = None, n_boot
     est = effect(np.arange(n))
     boots = np.array([effect(gen.integers(0, n, n)) for _ in range(n_boot)])
     se = float(boots.std(ddof=1))
-    ci = (float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)))
-    return _est(a, "standardization (g-formula)", est, se, ci=ci)
+    tail = (1 - a.ci_level) / 2
+    out = _est(a, "standardization (g-formula)", est, se)
+    return replace(out, ci_low=float(np.quantile(boots, tail)),
+                   ci_high=float(np.quantile(boots, 1 - tail)))
 
 
 def _need_e(a: Arrays) -> np.ndarray:
@@ -308,8 +308,7 @@ def aipw(a: Arrays, *, outcome_model: Any = None, propensity_model: Any = "logis
         outcome_model = flexible_outcome_model(a.binary_outcome, seed)
     model = outcome_model if outcome_model is not None else LinearRegression()
     if a.fold is None and a.e is None and folds >= 2:
-        a = Arrays(a.y, a.t, a.x, None, a.modifiers, a.estimand, a.population,
-                   a.binary_outcome, fold_ids(a.t, folds, gen))
+        a = replace(a, fold=fold_ids(a.t, folds, gen))
     _, e, fold, pop = _weighting_setup(a, trim, propensity_model, folds, gen)
     out_fold = a.fold if a.fold is not None else (
         fold_ids(a.t, folds, gen) if folds >= 2 else None)
@@ -356,8 +355,7 @@ def _econml_ate(a: Arrays, est: Any, method: str, xm: np.ndarray | None = None
         inf = est.ate_inference(X=xm[pop])
     point = float(np.ravel(inf.mean_point)[0])
     se = float(np.ravel(inf.stderr_mean)[0])
-    lo, hi = (float(np.ravel(v)[0]) for v in inf.conf_int_mean(alpha=0.05))
-    return _est(a, method, point, se, ci=(lo, hi))
+    return _est(a, method, point, se)  # EconML's conf_int_mean is this normal interval
 
 
 def _w_and_x(a: Arrays) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -432,7 +430,7 @@ def linear_dml(a: Arrays, *, trim: TrimRule = None, rng: Any = None, **kw: Any
     a, pop = _trimmed(a, trim, gen, kw.get("flexible", False))
     method = "LinearDML"
     if a.estimand == "ATT" and (a.modifiers is None or not a.modifiers.shape[1]):
-        a = Arrays(a.y, a.t, a.x, a.e, a.x, a.estimand, a.population, a.binary_outcome, a.fold)
+        a = replace(a, modifiers=a.x)
         method = "LinearDML (CATE linear in the confounders, averaged over the treated)"
     est = fit_linear_dml(a, rng=gen, **kw)
     return _econml_ate(a, est, method).with_diagnostics(*pop.diagnostics)

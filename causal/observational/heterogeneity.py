@@ -20,11 +20,10 @@ from scipy import stats
 from causal.observational._data import binary_treatment, numeric_matrix, require_columns
 from causal.observational.estimators import Arrays, fit_causal_forest, fit_linear_dml
 from causal.observational.overlap import propensity_model
+from causal.results import critical_value
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
-
-Z95 = float(stats.norm.ppf(0.975))
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 
 def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
@@ -49,9 +48,26 @@ def dr_scores(y: np.ndarray, t: np.ndarray, x: np.ndarray, *, folds: int = 2,
     return g
 
 
-@dataclass(frozen=True)
-class CateResult:
-    """Segment CATEs, the calibration test and the policy tree's value."""
+@dataclass(frozen=True, eq=False, repr=False)
+class CateResult(ResultMixin):
+    """Segment CATEs, the calibration test and the policy tree's value.
+
+    The CATE model is fitted on the training half (``train``) and judged on the other half.
+    ``cate_test`` holds its CATE predictions for the held-out units and ``cate_train`` those for
+    the training units, *in sample* (the model saw their outcomes, so they look better than they
+    are: judge the model on ``cate_test``). :meth:`unit_cates` sets both out in the row order of
+    the fitted frame. It keeps the result protocol (:meth:`summary`, :meth:`plot`,
+    :meth:`to_dict`, ``diagnostics``); it holds frames and arrays, so ``==`` is identity.
+
+    Attributes
+    ----------
+    train : numpy.ndarray of bool
+        The split: ``True`` for the rows (in the order of the fitted frame) the CATE model and the
+        policy tree were fitted on, ``False`` for the held-out rows every check uses.
+    cate_train, cate_test : numpy.ndarray
+        CATE predictions for the training rows (in sample) and the held-out rows, each in row
+        order within its half.
+    """
 
     treatment: str
     outcome: str
@@ -61,6 +77,25 @@ class CateResult:
     policy: dict[str, Any]
     cate_test: np.ndarray
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    ci_level: float = 0.95
+    train: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    cate_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def unit_cates(self) -> pd.DataFrame:
+        """One row per unit of the fitted frame, in its row order: ``half`` (``"train"`` or
+        ``"test"``) and the model's ``cate`` (in sample on the training half).
+
+        Examples
+        --------
+        >>> r = CateResult("t", "y", "all", pd.DataFrame(), {}, {}, np.array([0.5]),
+        ...                train=np.array([True, False]), cate_train=np.array([1.5]))
+        >>> r.unit_cates().to_dict(orient="list")
+        {'half': ['train', 'test'], 'cate': [1.5, 0.5]}
+        """
+        cate = np.empty(len(self.train))
+        cate[self.train] = self.cate_train
+        cate[~self.train] = self.cate_test
+        return pd.DataFrame({"half": np.where(self.train, "train", "test"), "cate": cate})
 
     def summary(self) -> Summary:
         """Segment table plus the calibration and policy findings in plain words."""
@@ -81,7 +116,7 @@ class CateResult:
                        diagnostics=self.diagnostics, notes=notes)
 
     def plot(self, ax: Any = None):
-        """Segment CATEs (model) with 95% intervals."""
+        """Segment CATEs (model) with their intervals (at ``ci_level``)."""
         import matplotlib.pyplot as plt
 
         s = self.segments
@@ -91,7 +126,7 @@ class CateResult:
                     fmt="o", capsize=3)
         ax.set_yticks(yy, s["segment"] + "=" + s["value"].astype(str))
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"CATE of {self.treatment} on {self.outcome} (95% CI)")
+        ax.set_xlabel(f"CATE of {self.treatment} on {self.outcome} ({self.ci_level:.0%} CI)")
         return ax
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +134,9 @@ class CateResult:
         return jsonable({"treatment": self.treatment, "outcome": self.outcome,
                          "population": self.population,
                          "segments": self.segments.to_dict(orient="records"), "blp": self.blp,
-                         "policy": self.policy,
+                         "policy": self.policy, "ci_level": self.ci_level,
+                         "n_train": int(self.train.sum()),
+                         "n_test": int(len(self.train) - self.train.sum()),
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
 
 
@@ -121,6 +158,8 @@ class CateAnalysis:
         Whether a larger outcome is good (the policy maximises good outcomes).
     cost : float
         Cost of treating one unit, in outcome units (the policy treats where CATE beats it).
+    ci_level : float
+        Level of the segment intervals, ``cate ± critical_value(ci_level) * se`` (default 0.95).
 
     Examples
     --------
@@ -145,13 +184,19 @@ class CateAnalysis:
     n_estimators: int = 100
     policy_depth: int = 2
     flexible_nuisance: bool = False
+    ci_level: float = 0.95
 
     def fit(self, data: pd.DataFrame, rng: RNGLike = None) -> CateResult:
-        """Fit on one half, evaluate on the other."""
+        """Fit on one half, evaluate on the other.
+
+        The random split is returned as :attr:`CateResult.train` (a boolean mask in the row
+        order of ``data``), with the CATEs of both halves (:meth:`CateResult.unit_cates`).
+        """
         if not self.effect_modifiers:
             raise DesignError("CateAnalysis needs effect_modifiers (the X the CATE depends on)")
         if self.learner not in ("causal_forest", "linear_dml"):
             raise DesignError(f"learner must be causal_forest or linear_dml, got {self.learner!r}")
+        q = critical_value(self.ci_level)  # raises DesignError outside (0, 1)
         segs = list(self.segments or self.effect_modifiers)
         require_columns(data, [self.treatment, self.outcome, *self.confounders,
                                *self.effect_modifiers, *segs])
@@ -176,6 +221,7 @@ class CateAnalysis:
         else:
             model = fit_linear_dml(a, flexible=self.flexible_nuisance, rng=seed)
         tau = np.ravel(model.effect(xm[test]))
+        tau_train = np.ravel(model.effect(xm[train]))  # in sample: the model saw these units
         full = np.column_stack([w, xm])
         gamma = dr_scores(y[test], t[test], full[test], rng=int(gen.integers(2**31)))
         # segments
@@ -187,11 +233,12 @@ class CateAnalysis:
                 if m.sum() < 10:
                     continue
                 inf = model.ate_inference(X=xm[test][m])
-                lo, hi = (float(np.ravel(q)[0]) for q in inf.conf_int_mean())
+                cate = float(np.ravel(inf.mean_point)[0])
+                se = float(np.ravel(inf.stderr_mean)[0])
                 g = gamma[m]
                 rows.append({"segment": s, "value": str(v), "n": int(m.sum()),
-                             "cate": float(np.ravel(inf.mean_point)[0]), "ci_low": lo,
-                             "ci_high": hi, "dr_mean": float(g.mean()),
+                             "cate": cate, "se": se, "ci_low": cate - q * se,
+                             "ci_high": cate + q * se, "dr_mean": float(g.mean()),
                              "dr_se": float(g.std(ddof=1) / np.sqrt(m.sum()))})
         seg_df = pd.DataFrame(rows)
         # BLP calibration test
@@ -214,7 +261,7 @@ class CateAnalysis:
                    "target on them"), blp["beta2"]))
         policy = self._policy(y, t, w, xm, xnames, train, test, gamma, sign, gen)
         return CateResult(self.treatment, self.outcome, self.population, seg_df, blp, policy,
-                          tau, tuple(diags))
+                          tau, tuple(diags), self.ci_level, train, tau_train)
 
     def _policy(self, y, t, w, xm, xnames, train, test, gamma, sign, gen) -> dict[str, Any]:
         from econml.policy import DRPolicyTree

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import networkx as nx
@@ -32,7 +32,7 @@ from causal.observational.sensitivity import Sensitivity, cinelli_hazlett
 from causal.results import EffectEstimate
 from servicelab.errors import DataError, DesignError
 from servicelab.random import RNGLike, resolve_rng
-from servicelab.results import Diagnostic, Summary, jsonable
+from servicelab.results import Diagnostic, ResultMixin, Summary, jsonable
 
 ESTIMATORS: dict[str, str] = {
     "naive": "naive difference in means (biased under confounding; shown for contrast)",
@@ -67,9 +67,14 @@ class Refutation:
     reading: str
 
 
-@dataclass(frozen=True)
-class ObservationalResult:
-    """Everything one :meth:`ObservationalStudy.fit` produced (an immutable value)."""
+@dataclass(frozen=True, eq=False, repr=False)
+class ObservationalResult(ResultMixin):
+    """Everything one :meth:`ObservationalStudy.fit` produced (an immutable value).
+
+    It keeps the result protocol: :meth:`summary`, :meth:`plot`, :meth:`to_dict` (JSON-safe) and
+    ``diagnostics``; a notebook shows the summary. It holds frames and arrays, so ``==`` is
+    identity.
+    """
 
     treatment: str
     outcome: str
@@ -87,6 +92,7 @@ class ObservationalResult:
     kept: np.ndarray
     ess: dict[str, float]
     diagnostics: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    ci_level: float = 0.95
 
     # -- access --------------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
@@ -135,7 +141,7 @@ class ObservationalResult:
             "refutations": [r.__dict__ for r in self.refutations],
             "sensitivity": self.sensitivity.to_dict() if self.sensitivity else None,
             "balance": self.balance.to_dict(orient="records"), "ess": self.ess,
-            "n_kept": int(self.kept.sum()),
+            "n_kept": int(self.kept.sum()), "ci_level": self.ci_level,
             "diagnostics": [d.to_dict() for d in self.diagnostics],
         })
 
@@ -160,7 +166,8 @@ class ObservationalResult:
         ax.errorbar(pts, yy, xerr=[lo, hi], fmt="o", capsize=3)
         ax.set_yticks(yy, [e.method for e in ests])
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"{self.estimand} of {self.treatment} on {self.outcome} (95% CI)")
+        ax.set_xlabel(f"{self.estimand} of {self.treatment} on {self.outcome} "
+                      f"({self.ci_level:.0%} CI)")
         return ax
 
     def love_plot(self, ax: Any = None):
@@ -251,6 +258,10 @@ class ObservationalStudy:
     flexible_outcome_model, flexible_propensity_model : "gbm" or scikit-learn model
         Nuisances of the ``aipw_flexible`` estimator (cross-fitted AIPW); default histogram
         gradient boosting (the propensity calibrated).
+    ci_level : float
+        Level of every estimate's interval (default 0.95); Wald intervals are
+        ``estimate ± critical_value(ci_level) * se``, the g-formula's is the bootstrap percentile
+        interval at this level.
 
     Examples
     --------
@@ -285,9 +296,12 @@ class ObservationalStudy:
     flexible_outcome_model: Any = "gbm"
     flexible_propensity_model: Any = "gbm"
     forest_flexible_nuisance: bool = True
+    ci_level: float = 0.95
 
     # -- pipeline ------------------------------------------------------------------------------
     def _check(self) -> None:
+        if not 0 < self.ci_level < 1:
+            raise DesignError(f"ci_level must be in (0, 1); got {self.ci_level!r}")
         if self.estimand not in ("ATE", "ATT"):
             raise DesignError(f"estimand must be 'ATE' or 'ATT' (CATE: use CateAnalysis); "
                               f"got {self.estimand!r}")
@@ -363,7 +377,7 @@ class ObservationalStudy:
         diags.extend(weight_diagnostics(e, t, fold, self.estimand))
         binary_y = set(np.unique(y).tolist()) <= {0.0, 1.0}
         a = Arrays(y, t, x, e, xm if xm.shape[1] else None, self.estimand, pop.label,
-                   binary_y, fold)
+                   binary_y, fold, self.ci_level)
         estimates = tuple(self._run(name, a, gen) for name in self.estimators)
         for est in estimates:  # an estimator's own failed checks are the study's too
             diags.extend(Diagnostic(f"{est.method}: {d.name}", d.status, d.message, d.value)
@@ -372,10 +386,11 @@ class ObservationalStudy:
         for r in refs:
             if not r.passed:
                 diags.append(Diagnostic(f"refuter_{r.name}", "warning", r.reading, r.new_effect))
-        sens = cinelli_hazlett(y, t, x, names) if self.sensitivity else None
+        sens = (cinelli_hazlett(y, t, x, names, ci_level=self.ci_level) if self.sensitivity
+                else None)
         return ObservationalResult(
             self.treatment, self.outcome, self.estimand, pop.label, g, tuple(adjust),
-            identified, estimates, refs, sens, bal, e, t, keep, ess, tuple(diags))
+            identified, estimates, refs, sens, bal, e, t, keep, ess, tuple(diags), self.ci_level)
 
     def _identify(self, data: pd.DataFrame, g: nx.DiGraph) -> tuple[str, list[str]]:
         """The adjustment set: DoWhy's backdoor search for a graph; the list itself otherwise.
@@ -430,8 +445,7 @@ class ObservationalStudy:
         if name == "aipw":
             return est_mod.aipw(a, trim=None, rng=seed)
         if name == "aipw_flexible":
-            flex = Arrays(a.y, a.t, a.x, None, a.modifiers, a.estimand, a.population,
-                          a.binary_outcome, a.fold)
+            flex = replace(a, e=None)
             return est_mod.aipw(flex, outcome_model=self.flexible_outcome_model,
                                 propensity_model=self.flexible_propensity_model, trim=None,
                                 rng=seed, method="AIPW, flexible nuisances (cross-fitted)")

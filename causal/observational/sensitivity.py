@@ -25,7 +25,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 
-from servicelab.errors import DesignError
+from causal.results import critical_value
 from servicelab.results import jsonable
 
 
@@ -114,9 +114,7 @@ def cinelli_hazlett(y: np.ndarray, t: np.ndarray, x: np.ndarray,
     r2yd = tval**2 / (tval**2 + dof)
     # E-value on the standardised-effect approximation (continuous) or risk ratio (binary)
     binary = set(np.unique(y).tolist()) <= {0.0, 1.0}
-    if not 0 < ci_level < 1:
-        raise DesignError(f"ci_level must be in (0, 1); got {ci_level!r}")
-    q = float(stats.norm.ppf(0.5 + ci_level / 2))
+    q = critical_value(ci_level)
     lo = est - q * se if est > 0 else est + q * se
     if binary:
         p0 = max(float(y[t == 0].mean()), 1e-6)

@@ -82,3 +82,30 @@ def test_cate_determinism_and_bad_input(hetero_frame):
     pd.testing.assert_frame_equal(a.segments, b.segments)
     with pytest.raises(DesignError, match="effect_modifiers"):
         CateAnalysis("t", "y", ["x"]).fit(hetero_frame)
+
+
+def test_split_and_in_sample_cates_are_returned(hetero_frame):
+    spec = CateAnalysis(outcome="y", treatment="t", confounders=["x"], effect_modifiers=["seg"],
+                        learner="linear_dml")
+    res = spec.fit(hetero_frame, rng=4)
+    n = len(hetero_frame)
+    train = res.train
+    assert train.dtype == bool and train.shape == (n,) and train.sum() == n // 2
+    assert res.cate_train.shape == (train.sum(),) and res.cate_test.shape == ((~train).sum(),)
+    assert res.segments["n"].sum() == (~train).sum()  # the segments are the held-out half
+    d = res.to_dict()
+    assert (d["n_train"], d["n_test"]) == (n // 2, n - n // 2)
+    units = res.unit_cates()
+    assert list(units["half"] == "train") == list(train)
+    np.testing.assert_array_equal(units.loc[train, "cate"], res.cate_train)
+    # the CATE depends on seg only: each unit's CATE is its segment's, in both halves
+    seg = hetero_frame["seg"].to_numpy()
+    by_seg = res.segments.set_index("value")["cate"]
+    np.testing.assert_allclose(units["cate"], by_seg.loc[seg].to_numpy(), rtol=1e-9)
+    # in sample, the CATEs still recover the segment effects (4 SEs of the segment estimate)
+    se = res.segments.set_index("value")["se"]
+    for k, v in EFFECTS.items():
+        assert abs(res.cate_train[seg[train] == k].mean() - v) < 4 * se[k], k
+    # the split is the seed's: the same seed gives the same split, another seed another one
+    assert np.array_equal(spec.fit(hetero_frame, rng=4).train, train)
+    assert not np.array_equal(spec.fit(hetero_frame, rng=5).train, train)
