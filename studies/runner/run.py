@@ -539,6 +539,17 @@ def _write_file(folder: Path, rel: str, write: Any, written: list[str]) -> None:
     written.append(rel)
 
 
+def write_hyper(frame: Any, path: str | Path, table: str = EFFECTS_TABLE) -> None:
+    """Write ``frame`` as a Tableau Hyper extract (one table, ``table``) with pantab.
+
+    Tableau opens the file directly (Data > New Data Source > More > Hyper); ``pantab.frame_from_hyper``
+    reads it back. Hyper runs as a local helper process of the pantab package, with no server.
+    """
+    import pantab
+
+    pantab.frame_to_hyper(frame, str(path), table=table)
+
+
 def export_frame(frame: Any, study: str, run_id: str) -> Any:
     """A table as exported to CSV: ``study`` and ``run_id`` columns first, so exports of many runs stack.
 
@@ -570,6 +581,7 @@ def _write_outputs(folder: Path, output: StudyOutput, written: list[str], study:
         if EFFECTS_TABLE in output.tables:  # the tidy effects table, for BI tools (Tableau, Excel...)
             frame = export_frame(output.tables[EFFECTS_TABLE], study, run_id)
             _write_file(folder, f"tables/{EFFECTS_TABLE}.csv", lambda p: frame.to_csv(p, index=False), written)
+            _write_file(folder, f"tables/{EFFECTS_TABLE}.hyper", lambda p: write_hyper(frame, p), written)
     if output.figures:
         (folder / "figures").mkdir(exist_ok=True)
         for key, fig in output.figures.items():

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,6 +64,19 @@ def test_effects_table_is_exported_as_csv_with_study_and_run(fx: Study, db: Path
     want = pd.read_parquet(rec.path / "tables" / "effects.parquet")
     pd.testing.assert_frame_equal(got.drop(columns=["study", "run_id"]), want, check_exact=False, rtol=1e-12)
     assert not (rec.path / "tables" / "raw.csv").exists()  # only the effects table is exported
+    # the same table as a Tableau Hyper extract, read back with pantab
+    import pantab
+
+    hyper = rec.path / "tables" / "effects.hyper"
+    assert hyper.is_file() and "tables/effects.hyper" in rec.manifest["files"]
+    back = pantab.frame_from_hyper(str(hyper), table="effects")
+    assert list(back.columns) == list(got.columns)
+    for col in want.columns:
+        a, b = back[col].to_numpy(), want[col].to_numpy()
+        if pd.api.types.is_numeric_dtype(want[col]):
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-12)
+        else:
+            assert [str(v) for v in a] == [str(v) for v in b]
 
 
 class _Cells(HTMLParser):
