@@ -504,16 +504,18 @@ class DesignReport:
                        info={k: v for k, v in self.info.items() if k != "centre"} |
                        {"recommended": self.recommend()}, diagnostics=self.diagnostics)
 
-    def plot(self, ax=None, metric: str | None = None):
-        """Estimates by design (mean +- 1.96 SD over replications) against the GTE."""
+    def plot(self, ax=None, metric: str | None = None, ci_level: float = 0.95):
+        """Estimates by design (mean and the ``ci_level`` range of a normal with their SD) against the GTE."""
         import matplotlib.pyplot as plt
+
+        from causal.results import critical_value
 
         metric = metric or self.info["primary_metric"]
         f = self.frame[(self.frame["metric"] == metric) & self.frame["identified"]]
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 0.5 * len(f) + 1.5))
         y = np.arange(len(f))
-        ax.errorbar(f["mean_estimate"], y, xerr=1.96 * f["sd"], fmt="o", capsize=3)
+        ax.errorbar(f["mean_estimate"], y, xerr=critical_value(ci_level) * f["sd"], fmt="o", capsize=3)
         ax.axvline(f["gte"].iloc[0], color="#d62728", ls="--", label="GTE (all vs none)")
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, f["design"])

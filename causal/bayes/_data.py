@@ -8,17 +8,14 @@ import numpy as np
 import pandas as pd
 
 from servicelab import DataError
+from servicelab.validation import require_columns as _require_columns
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise :class:`DataError` naming the columns ``frame`` lacks."""
+    """:func:`servicelab.validation.require_columns` for a Bayesian model named ``what`` (no empty frames)."""
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"{what} needs a pandas DataFrame; got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{what}: column(s) {missing} missing; columns are {list(frame.columns)}")
-    if len(frame) == 0:
-        raise DataError(f"{what}: the frame has no rows")
+    _require_columns(frame, columns, role=f"{what}: missing column(s)", allow_empty=False)
 
 
 def binary(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:

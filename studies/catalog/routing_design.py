@@ -82,10 +82,13 @@ def run(ctx: StudyContext) -> StudyOutput:
     rep.plot(ax=ax1)
     ax1.set_title("estimated wait effect by design vs the GTE")
     fig1.tight_layout()
+    from causal.results import critical_value
+
+    z = critical_value(0.95)  # 95% bars from the replications' standard errors
     fig2, ax2 = plt.subplots(figsize=(6, 3.5))
-    ax2.errorbar(occ["occupancy"], occ["gte_wait_s"], yerr=1.96 * occ["gte_se"], fmt="o-",
+    ax2.errorbar(occ["occupancy"], occ["gte_wait_s"], yerr=z * occ["gte_se"], fmt="o-",
                  label="GTE (all vs none)")
-    ax2.errorbar(occ["occupancy"], occ["direct_wait_s"], yerr=1.96 * occ["direct_se"], fmt="s--",
+    ax2.errorbar(occ["occupancy"], occ["direct_wait_s"], yerr=z * occ["direct_se"], fmt="s--",
                  label="customer-randomised (direct)")
     ax2.axhline(0, color="black", lw=0.8)
     ax2.set_xlabel("occupancy")
