@@ -88,7 +88,12 @@ class RiskStaffing(ResultMixin):
 
     @property
     def uncertainty_cost_agent_hours(self) -> float:
-        """Scheduled agent-hours of the risk roster minus those of the Erlang roster at the mean."""
+        """Scheduled agent-hours of the risk roster minus those of the Erlang roster at the mean.
+
+        This is the price of the risk target over an average-day plan: the forecast's uncertainty
+        plus the arrivals' own randomness within an interval. Run :func:`risk_staffing` on paths all
+        equal to the mean forecast to price the second alone.
+        """
         return self.agent_hours("scheduled") - self.agent_hours("scheduled_at_mean")
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,8 +146,9 @@ class RiskStaffing(ResultMixin):
         right.axhline(self.risk_target, color="0.4", lw=1, ls=":")
         right.set_ylim(-0.02, 1.02)
         right.set_ylabel(f"P(SL >= {self.target_sl:.0%}) (markers; dotted: risk target)")
-        ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(f"Risk-based staffing: uncertainty costs {self.uncertainty_cost_agent_hours:+.1f} agent-hours")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, frameon=False)
+        ax.set_title(f"Risk-based staffing: {self.uncertainty_cost_agent_hours:+.1f} agent-hours over the "
+                     "roster at the mean forecast")
         return ax
 
 
