@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.servicelab-installed
 DB ?= data/tws.duckdb
 UV_VERSION := 0.13.8
-PYTEST_ARGS ?= --durations=15
+# two workers, each test file on one of them (module fixtures are built once); PYTEST_ARGS= for one process
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 .PHONY: run test install lint pytest book world lock clean-book
 
