@@ -52,6 +52,7 @@ class RowData:
 
     @property
     def n_units(self) -> int:
+        """Number of units (clusters, or rows when every row is its own unit)."""
         return int(self.units.max()) + 1 if self.units.size else 0
 
 
@@ -73,6 +74,7 @@ class ArmQuantile:
         return float(np.var(self.linear, ddof=1) / self.n_units)
 
     def at(self, p: float) -> float:
+        """The arm's sample quantile at probability ``p``."""
         return float(np.quantile(self.sorted_values, min(max(p, 0.0), 1.0)))
 
     def density(self) -> float:

@@ -53,7 +53,8 @@ _SCHEDULE_COLS = ("unit", "slice", "start_s", "end_s", "day", "day_of_week", "sl
 
 def _blocks(n: int, k: int, gen: np.random.Generator) -> np.ndarray:
     """Permuted blocks: ``n`` labels in 0..k-1, each block of ``k`` a random permutation
-    (exactly balanced when ``k`` divides ``n``)."""
+    (exactly balanced when ``k`` divides ``n``).
+    """
     reps = -(-n // k)
     out = np.concatenate([gen.permutation(k) for _ in range(reps)])
     return out[:n]
@@ -134,10 +135,12 @@ class SwitchbackPlan:
 
     @property
     def slots_per_day(self) -> int:
+        """Time slots per day (a slice length divides the day)."""
         return max(1, round(DAY_S / self.slice_s))
 
     @property
     def n_slices(self) -> int:
+        """Slices in the plan (days times slots per day)."""
         return math.ceil(self.days * DAY_S / self.slice_s)
 
     def _unit_arms(self, gen: np.random.Generator) -> np.ndarray:
@@ -175,6 +178,7 @@ class SwitchbackPlan:
         return SwitchbackSchedule._build(f, self)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of the plan's parameters."""
         return jsonable({"units": list(self.units), "days": self.days, "slice_s": self.slice_s,
                          "burn_in_s": self.burn_in_s, "arms": list(self.arms),
                          "balance": self.balance, "start_day_of_week": self.start_day_of_week})
@@ -262,6 +266,7 @@ class SwitchbackSchedule(ResultMixin):
         return np.where(pos >= 0, codes[np.maximum(pos, 0)], -1)
 
     def summary(self) -> Summary:
+        """Slices and switches per unit and arm, with the plan and its checks, as a :class:`~servicelab.Summary`."""
         tab = self.frame.groupby(["unit", "arm"]).agg(
             slices=("slice", "size"), switches=("switched", "sum")).reset_index()
         return Summary("Switchback schedule", tab, info=self.plan.to_dict(),
@@ -283,6 +288,7 @@ class SwitchbackSchedule(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: the plan, the schedule (cells and their arms) and the diagnostics."""
         return jsonable({"plan": self.plan.to_dict(),
                          "schedule": self.to_frame().to_dict(orient="records"),
                          "diagnostics": [d.to_dict() for d in self.diagnostics]})
@@ -338,7 +344,8 @@ def _arm_codes(cells: pd.DataFrame, schedule: SwitchbackSchedule) -> tuple[np.nd
 def _wls_effect(cells: pd.DataFrame, Z: np.ndarray, cur: np.ndarray, switched: np.ndarray
                 ) -> float:
     """FE regression coefficient of the treatment (arm code 1 vs 0) on cell means, weights = rows
-    kept after the burn-in; identical to the row-level OLS with cell-constant regressors."""
+    kept after the burn-in; identical to the row-level OLS with cell-constant regressors.
+    """
     n = np.where(switched, cells["n_late"], cells["n"]).astype(float)
     sy = np.where(switched, cells["sy_late"], cells["sy"]).astype(float)
     keep = (n > 0) & (cur >= 0)
@@ -414,12 +421,14 @@ class CarryoverResult(ResultMixin):
     ci_level: float = 0.95
 
     def summary(self) -> Summary:
+        """The previous slice's effect by time into the slice, as a :class:`~servicelab.Summary`."""
         return Summary("Switchback carryover", self.profile, info=dict(self.info),
                        diagnostics=self.diagnostics,
                        notes=[("lag_effect: effect of the previous slice's arm (treatment vs "
                               "control) on the outcome, by time into the current slice.")])
 
     def plot(self, ax=None):
+        """Effect by time since the switch with its interval; draws on ``ax`` when given, returns the axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -437,6 +446,7 @@ class CarryoverResult(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: the profile by time into the slice, the suggested burn-in, diagnostics."""
         return jsonable({"profile": self.profile.to_dict(orient="records"),
                          "suggested_burn_in_s": self.suggested_burn_in_s,
                          "slice_s": self.slice_s, "info": self.info,
@@ -603,9 +613,11 @@ class SwitchbackPower(ResultMixin):
 
     @property
     def bias(self) -> float | None:
+        """Mean estimate minus the true effect over the simulated experiments (None without a truth)."""
         return None if self.truth is None else self.mean_estimate - self.truth
 
     def summary(self) -> Summary:
+        """Power, bias and coverage of the simulated experiments as a :class:`~servicelab.Summary`."""
         tab = pd.DataFrame([{"power": self.power, "mc_se": self.mc_se, "n_sims": self.n_sims,
                              "mean_estimate": self.mean_estimate, "sd_estimate": self.sd_estimate,
                              "mean_se": self.mean_se, "truth": self.truth, "bias": self.bias,
@@ -613,6 +625,7 @@ class SwitchbackPower(ResultMixin):
         return Summary("Switchback power by simulation", tab, info=dict(self.info))
 
     def plot(self, ax=None):
+        """Distribution of the simulated estimates against the truth; draws on ``ax``, returns the axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -624,6 +637,7 @@ class SwitchbackPower(ResultMixin):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary: power, bias, coverage, the simulation settings."""
         return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__} |
                         {"bias": self.bias})
 
