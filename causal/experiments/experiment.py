@@ -448,7 +448,7 @@ class Experiment:
             out.append(row)
         return out
 
-    def _raw_rows(self, key, m, raw: pd.DataFrame, arms, s, gen) -> list[dict]:
+    def _raw_rows(self, key, m, raw: pd.DataFrame, arms, s, gen) -> list[dict]:  # noqa: ARG002 (the rows builders share one signature)
         col = m.raw_columns()[0]
         frame = raw if s == ALL else raw[raw[self.segment] == s]
         if isinstance(m, Quantile):
@@ -565,7 +565,7 @@ class Experiment:
         guard = (table["segment"] == ALL) & (table["role"] == "guardrail")
         table.loc[guard, "pvalue_adj"] = table.loc[guard, "pvalue"]
         segs = table["segment"] != ALL
-        for _, idx in table[segs].groupby(["metric", "arm"]).groups.items():
+        for idx in table[segs].groupby(["metric", "arm"]).groups.values():
             table.loc[idx, "pvalue_adj"] = adjust_pvalues(
                 table.loc[idx, "pvalue"], self.segment_correction
             )

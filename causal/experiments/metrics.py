@@ -95,7 +95,7 @@ class Metric:
     always_valid: ClassVar[bool] = True
     derived: ClassVar[bool] = False
 
-    def requests(self, key: str) -> list[MomentRequest]:
+    def requests(self, key: str) -> list[MomentRequest]:  # noqa: ARG002 (the base: subclasses key their moments)
         """Sufficient statistics this metric needs (raw-column metrics need none)."""
         if self.raw:
             return []
@@ -446,7 +446,7 @@ class Quantile(Metric):
         """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,) + ((self.covariate,) if self.covariate else ())
 
-    def requests(self, key: str) -> list[MomentRequest]:
+    def requests(self, key: str) -> list[MomentRequest]:  # noqa: ARG002 (the Metric interface; row-level metrics need no moments)
         """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
@@ -720,11 +720,11 @@ class MannWhitney(Metric):
         """Columns the metric reads row by row (beyond its sufficient statistics)."""
         return (self.column,)
 
-    def requests(self, key: str) -> list[MomentRequest]:
+    def requests(self, key: str) -> list[MomentRequest]:  # noqa: ARG002 (the Metric interface; row-level metrics need no moments)
         """Sufficient statistics this metric needs, under the moment key ``key``."""
         return []
 
-    def compare_raw(self, control, treatment, *, ci_level: float, rng: RNGLike) -> dict[str, Any]:
+    def compare_raw(self, control, treatment, *, ci_level: float, rng: RNGLike) -> dict[str, Any]:  # noqa: ARG002 (the interface)
         """Compare treatment with control on the raw values (one table row)."""
         res = stats.mannwhitneyu(treatment, control, alternative="two-sided")
         n1, n2 = treatment.size, control.size

@@ -264,11 +264,10 @@ def truth_rows(
                              f"answered contacts of {week} against the week before",
                              "injected share change x (mean handle time of the reason - mean handle time), "
                              "both weeks", int(both.sum())))  # fmt: skip
-    for name in ("mix_shift", "handle_regression"):
-        if name in cfg.scenarios:
-            rows.append(_row(name, "days", "first_day", "all", "all", start, week,
-                             "first day (0 = window start) of the scenario week; the comparison week is the 7 days "
-                             "before it", 7))  # fmt: skip
+    rows.extend(_row(name, "days", "first_day", "all", "all", start, week,
+                     "first day (0 = window start) of the scenario week; the comparison week is the 7 days "
+                     "before it", 7)
+                for name in ("mix_shift", "handle_regression") if name in cfg.scenarios)  # fmt: skip
     if "handle_regression" in cfg.scenarios:
         q = cfg.handle_regression_queue
         hit = in_b & answered & (contacts["queue"].to_numpy() == q)
