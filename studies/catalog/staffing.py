@@ -34,7 +34,7 @@ result.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -478,8 +478,17 @@ def report(result: StaffingWhatIfResult) -> StudyOutput:
     t, target = sl.threshold_s, s.target_sl
     saving, (ramp_up, ramp_down) = result.saving, result.ramps
     ah = {c: result.agent_hours(c) for c in ("erlang_base", "erlang_effect", "sim_base", "sim_effect")}
-    spread = (f"{result.spec.effect_source['n']} draws from {Path(result.spec.effect_source['path']).name}"
-              if s.effect_source else f"sd {s.effect_sd:g}")
+    src = s.effect_source or {}
+    if src.get("kind") == "run":
+        which = "the latest successful one" if src["latest"] else "given by effect_from"
+        spread = f"sd {s.effect_sd:.3g} from routing-ab run {src['run_id']} ({which})"
+    elif "n" in src:
+        spread = f"{src['n']} draws from {Path(src['path']).name}"
+    else:
+        spread = f"sd {s.effect_sd:g}"
+    origin = (f"measured by routing-ab run {src['run_id']} ({src['ci_level']:.0%} CI {src['ci_low']:+.1%} to "
+              f"{src['ci_high']:+.1%})" if src.get("kind") == "run" else
+              f"the study's default, {src['why']}" if src.get("kind") == "default" else "as given")
     interval = f", {eff['ci_level']:.0%} interval [{saving['erlang_low']:.1f}, {saving['erlang_high']:.1f}]"
     headline = (f"handle time {eff['point']:+.1%} saves {saving['erlang']:.1f} agent-hours per week day "
                 f"(Erlang A, {ah['erlang_base']:.0f} -> {ah['erlang_effect']:.0f}) at {target:.0%}/{t:g}s"
@@ -509,6 +518,7 @@ def report(result: StaffingWhatIfResult) -> StudyOutput:
         "",
         "### Conclusions",
         "",
+        f"- The handle-time effect is {eff['point']:+.1%}, {origin}.",
         (f"- A handle-time change of {eff['point']:+.1%} saves **{saving['erlang']:.1f} agent-hours per week "
          f"day** at the same {target:.0%}/{t:g} s service level by Erlang A ({ah['erlang_base']:.0f} -> "
          f"{ah['erlang_effect']:.0f} agent-hours){uncertainty}. Simulation with common random numbers puts the "
@@ -594,9 +604,52 @@ def report(result: StaffingWhatIfResult) -> StudyOutput:
     )
 
 
+DEFAULT_EFFECT = -0.06
+
+
+def effect_from_runs(params: dict[str, Any], runs_dir: Path | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The parameters with the handle-time effect of a routing-ab run, and where it came from.
+
+    ``effect_from="latest-routing-ab"`` (default) takes the latest successful routing-ab run under
+    ``runs_dir`` when the effect parameters are left at their defaults (``handle_effect`` -0.06,
+    ``effect_sd`` 0, no ``effect_draws``); with no such run it keeps ``handle_effect`` and says so.
+    ``effect_from=<run id>`` takes that run; ``effect_from=params`` uses ``handle_effect`` and
+    ``effect_sd`` as given. The run's relative effect on ``handle_s`` and the SE implied by its
+    interval become ``handle_effect`` and ``effect_sd``.
+    """
+    from studies.runner.store import list_runs
+    from studies.whatif import effects_from_run
+
+    how = params.get("effect_from", "latest-routing-ab")
+    defaults = (params["handle_effect"] == DEFAULT_EFFECT and params["effect_sd"] == 0 and not params["effect_draws"])
+    if how == "params" or (how == "latest-routing-ab" and not defaults) or params["effect_draws"]:
+        return params, None
+    if runs_dir is None or not Path(runs_dir).is_dir():
+        if how != "latest-routing-ab":
+            raise DataError(f"effect_from={how!r}: no runs folder to read it from")
+        return params, {"kind": "default", "why": "no runs folder"}
+    if how == "latest-routing-ab":
+        ok = sorted((r for r in list_runs(runs_dir) if r["study"] == "routing-ab" and r["status"] == "success"),
+                    key=lambda r: r["run_id"])
+        if not ok:
+            return params, {"kind": "default", "why": f"no successful routing-ab run under {runs_dir}"}
+        run_id = ok[-1]["run_id"]
+    else:
+        run_id = how
+    eff = next(e for e in effects_from_run(run_id, runs_dir) if e.lever == "handle_time")
+    z = float(stats.norm.ppf(0.5 + eff.ci_level / 2))
+    sd = (eff.ci_high - eff.ci_low) / (2 * z)
+    out = {**params, "handle_effect": eff.relative, "effect_sd": sd}
+    return out, {"kind": "run", "run_id": run_id, "latest": how == "latest-routing-ab", "source": eff.source,
+                 "relative": eff.relative, "ci_low": eff.ci_low, "ci_high": eff.ci_high, "ci_level": eff.ci_level}
+
+
 def run(ctx: StudyContext) -> StudyOutput:
     """Run the staffing what-if: query -> spec -> result -> report."""
-    spec = StaffingWhatIf.from_params(ctx.params)
+    params, from_run = effect_from_runs(ctx.params, ctx.runs_dir)
+    spec = StaffingWhatIf.from_params(params)
+    if from_run is not None:
+        spec = replace(spec, effect_source=from_run)
     ctx.stage("loading contacts and staffing")
     data = query(ctx)
     ctx.stage("calibrating, staffing by Erlang A and simulation (CRN), checking the plan and routing")
@@ -614,10 +667,14 @@ STUDY = Study(
         "and by simulation, and which routing policy serves better with the same agents?"
     ),
     params=(
-        Param("handle_effect", float, -0.06, "relative change of mean handle time (> -1)", min=-1,
+        Param("handle_effect", float, DEFAULT_EFFECT, "relative change of mean handle time (> -1)", min=-1,
               exclusive_min=True),
         Param("effect_sd", float, 0.0, "sd of the relative effect (normal approximation); 0: point",
               min=0),
+        Param("effect_from", str, "latest-routing-ab",
+              "where the handle-time effect comes from: 'latest-routing-ab' (the latest successful routing-ab "
+              "run, when handle_effect/effect_sd/effect_draws are left at their defaults; else handle_effect), "
+              "'params' (handle_effect and effect_sd as given) or a routing-ab run id"),
         Param("effect_draws", str, "",
               "path to draws of the relative handle-time effect (.npy, or .csv with one column), e.g. a "
               "posterior sample; overrides handle_effect and effect_sd",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -35,6 +36,7 @@ class StudyContext:
     rng: np.random.Generator = field(init=False)
     queries: list[dict[str, Any]] = field(default_factory=list)
     reporter: Progress = field(default_factory=Progress.silent, repr=False)
+    runs_dir: Path | None = None  # where this run's folder lives (other runs can be read from it)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)

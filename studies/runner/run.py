@@ -238,7 +238,7 @@ def run_study(
                 on_stage=lambda stage: _note_stage(tmp, manifest, stage),
             )
             ctx = StudyContext(study=study.name, params=dict(resolved), seed=seed, warehouse=warehouse,
-                               reporter=reporter)
+                               reporter=reporter, runs_dir=Path(runs_dir))
             try:
                 return _execute(study, ctx, manifest, tmp, final, allow_failed_checks, raise_errors, guard)
             finally:

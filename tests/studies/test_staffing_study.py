@@ -191,3 +191,54 @@ def test_calibration_figure_is_drawn_on_one_axes():
         assert ax.get_xlabel() and ax.get_title() == "Calibration check: passed"
     finally:
         plt.close(fig)
+
+
+# -- the default effect comes from the latest routing-ab run -------------------------------------
+def _routing_ab_run(root, run_id, rel=-0.088, lo=-0.094, hi=-0.082, status="success"):
+    folder = root / "routing-ab" / (run_id if status == "success" else run_id + ".failed")
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"study": "routing-ab", "run_id": run_id, "status": status}))
+    rows = [{"metric": "handle_s", "segment": "all", "arm": "treatment", "rel_effect": rel, "rel_ci_low": lo,
+             "rel_ci_high": hi, "ci_level": 0.95},
+            {"metric": "fcr", "segment": "all", "arm": "treatment", "rel_effect": 0.05, "rel_ci_low": 0.04,
+             "rel_ci_high": 0.06, "ci_level": 0.95}]
+    (folder / "results.json").write_text(json.dumps({"overall": rows}))
+    return folder
+
+
+def _defaults(**kw):
+    return {"handle_effect": -0.06, "effect_sd": 0.0, "effect_draws": "", "effect_from": "latest-routing-ab", **kw}
+
+
+def test_default_effect_is_the_latest_routing_ab_runs(tmp_path):
+    from scipy import stats
+
+    from studies.catalog.staffing import effect_from_runs
+
+    _routing_ab_run(tmp_path, "20260101T000000Z-aaaaaa", rel=-0.05, lo=-0.06, hi=-0.04)
+    _routing_ab_run(tmp_path, "20260102T000000Z-bbbbbb")
+    _routing_ab_run(tmp_path, "20260103T000000Z-cccccc", rel=-0.5, lo=-0.6, hi=-0.4, status="failed")
+    p, src = effect_from_runs(_defaults(), tmp_path)
+    assert src["kind"] == "run" and src["run_id"] == "20260102T000000Z-bbbbbb" and src["latest"]
+    assert p["handle_effect"] == -0.088
+    z = stats.norm.ppf(0.975)
+    assert p["effect_sd"] == pytest.approx((-0.082 + 0.094) / (2 * z))
+    # a run named explicitly; the user's own effect; effect_from=params; no run at all
+    p2, src2 = effect_from_runs(_defaults(effect_from="20260101T000000Z-aaaaaa", effect_sd=0.01), tmp_path)
+    assert p2["handle_effect"] == -0.05 and not src2["latest"]
+    assert effect_from_runs(_defaults(handle_effect=-0.1), tmp_path) == (_defaults(handle_effect=-0.1), None)
+    assert effect_from_runs(_defaults(effect_from="params"), tmp_path)[1] is None
+    p3, src3 = effect_from_runs(_defaults(), tmp_path / "empty")
+    assert p3["handle_effect"] == -0.06 and src3["kind"] == "default"
+    with pytest.raises(DesignError, match="did not succeed"):
+        effect_from_runs(_defaults(effect_from="20260103T000000Z-cccccc"), tmp_path)
+
+
+def test_study_says_where_its_effect_came_from(world_db, tmp_path):
+    _routing_ab_run(tmp_path, "20260102T000000Z-bbbbbb")
+    fast = {k: v for k, v in FAST.items() if k != "effect_sd"}
+    rec = run_study("staffing", db=world_db, runs_dir=tmp_path, seed=5, params=fast)
+    res = json.loads((rec.path / "results.json").read_text())
+    assert res["effect"]["point"] == -0.088 and res["effect"]["source"]["run_id"] == "20260102T000000Z-bbbbbb"
+    assert "measured by routing-ab run 20260102T000000Z-bbbbbb" in rec.output.report_md
+    assert "handle time -8.8%" in rec.headline
