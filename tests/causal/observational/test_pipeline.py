@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causal.observational import ObservationalStudy, parse_graph
+from causal.observational import REFUTERS, ObservationalStudy, parse_graph
 from servicelab.errors import DataError, DesignError
 from servicelab.results import Summary
 
@@ -94,6 +94,55 @@ def test_determinism(confounded_frame):
     a, b = spec.fit(confounded_frame, rng=5), spec.fit(confounded_frame, rng=5)
     assert a.table().equals(b.table())
     assert a.refutations == b.refutations
+
+
+def test_every_refuter_takes_its_seed_from_the_run(confounded_frame):
+    # the help-bot design in small: a graph with a categorical confounder and a modifier
+    df = confounded_frame.iloc[:400]
+    spec = ObservationalStudy(outcome="y", treatment="t", graph=GRAPH, effect_modifiers=["seg"],
+                              estimators=("naive",), n_refute_simulations=3, sensitivity=False)
+    a, b = spec.fit(df, rng=7), spec.fit(df, rng=7)
+    assert [r.name for r in a.refutations] == list(REFUTERS)
+    assert a.refutations == b.refutations  # every field, every refuter
+    c = spec.fit(df, rng=8)
+    for name in ("placebo_treatment", "random_common_cause", "data_subset", "dummy_outcome"):
+        ra = next(r for r in a.refutations if r.name == name)
+        rc = next(r for r in c.refutations if r.name == name)
+        assert ra.new_effect != rc.new_effect, name  # the seed, not a fixed draw, decides
+    subset = next(r for r in a.refutations if r.name == "data_subset")
+    assert subset.pvalue is not None and np.isfinite(subset.pvalue)  # the 3 subsets differ
+
+
+_RUN_IN_CHILD = """
+import json, sys
+import numpy as np
+from causal.observational import ObservationalStudy
+from tests.causal.observational.conftest import confounded
+df = confounded(300, np.random.default_rng(3))
+r = ObservationalStudy(outcome="y", treatment="t", graph=sys.argv[1], effect_modifiers=["seg"],
+                       estimators=("naive", "regression"), n_refute_simulations=2,
+                       sensitivity=False).fit(df, rng=7)
+print(json.dumps(r.to_dict(), sort_keys=True))
+"""
+
+
+def test_refutations_repeat_across_processes():
+    # help-bot was not reproducible between runs: DoWhy orders its adjustment set by string
+    # hashing, which changes with the process (PYTHONHASHSEED), and the rounding with it
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    outs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed,
+               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run([sys.executable, "-c", _RUN_IN_CHILD, GRAPH], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=300, check=True)
+        outs.append(done.stdout.strip().splitlines()[-1])
+    assert outs[0] == outs[1]
 
 
 def test_graph_parsing():
