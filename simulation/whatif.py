@@ -169,11 +169,9 @@ class WhatIfResult(ResultMixin):
         """The answer in plain words, with bands."""
         t = self.table.iloc[self.peak]
         mid, lo, hi = self.agent_hours_change()
-        word = "fewer" if t["change_mid"] < 0 else "more"
-        lo_n, hi_n = sorted((abs(int(t["change_low"])), abs(int(t["change_high"]))))
-        span = f"{lo_n}" if lo_n == hi_n else f"{lo_n}-{hi_n}"
         return (f"With {', '.join(e.lever.replace('_', ' ') + f' {e.relative:+.1%}' for e in self.effects)}: "
-                f"{span} {word} agents at the {self.labels[self.peak]} peak ({self.ci_level:.0%} interval; "
+                f"{_agents_band(int(t['change_low']), int(t['change_high']))} at the {self.labels[self.peak]} "
+                f"peak ({self.ci_level:.0%} interval; "
                 f"{int(t['required_now'])} needed today); {mid:+.0f} scheduled agent-hours over the horizon "
                 f"[{lo:+.0f}, {hi:+.0f}]; at today's roster the peak's service level moves from {t['sl_now']:.2f} "
                 f"to {t['sl_mid']:.2f} [{t['sl_low']:.2f}, {t['sl_high']:.2f}] "
@@ -225,6 +223,23 @@ class WhatIfResult(ResultMixin):
         ax.set_title("Staffing requirement today and with the measured effects", fontsize=10)
         ax.legend(fontsize=7)
         return ax
+
+
+def _agents_band(low: int, high: int) -> str:
+    """A band of changes in agents in words; a band that straddles zero says so.
+
+    Examples
+    --------
+    >>> _agents_band(-29, -27), _agents_band(3, 3), _agents_band(-2, 1), _agents_band(0, 0)
+    ('27-29 fewer agents', '3 more agents', 'between 2 fewer and 1 more agents', 'no change in agents')
+    """
+    if low < 0 < high:
+        return f"between {-low} fewer and {high} more agents"
+    if low == high == 0:
+        return "no change in agents"
+    word = "fewer" if high <= 0 else "more"
+    a, b = sorted((abs(low), abs(high)))
+    return f"{a if a == b else f'{a}-{b}'} {word} agents"
 
 
 def propagate_effects(

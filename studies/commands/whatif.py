@@ -98,6 +98,13 @@ def run(args: argparse.Namespace) -> int:
     except (ServicelabError, ValueError) as e:
         print(f"servicelab whatif: {e}", file=sys.stderr)
         return 2
+    from dataclasses import replace
+
+    res = replace(res, notes=(*res.notes, (
+        f"baseline: mean contacts per half hour of the last {args.weeks} weeks' week days, all queues pooled as "
+        f"one queue served by one pool of agents (a lower bound for a centre split by skill), mean handle time "
+        f"{args.aht_s or aht:.0f} s, mean patience "
+        + (f"{args.patience_s:g} s (assumed; --patience-s)" if args.patience_s else "none (Erlang C)"))))
     if args.json:
         print(json.dumps(res.to_dict()))
     else:

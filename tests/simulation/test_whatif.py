@@ -88,3 +88,12 @@ def test_bad_input():
         propagate_effects(VOL, [Effect("volume", -0.1)], aht_s=600, shrinkage=1.0)
     with pytest.raises(DataError, match="volumes"):
         propagate_effects([-1.0], [Effect("volume", -0.1)], aht_s=600)
+
+
+def test_headline_says_when_the_band_straddles_zero():
+    # a small, uncertain effect: the band of the peak's change crosses zero and the words say so
+    e = Effect("handle_time", -0.005, -0.06, 0.05)
+    r = propagate_effects([300.0], [e], aht_s=600, patience_s=180, n_draws=200, ci_level=0.9, rng=4)
+    t = r.table.iloc[0]
+    assert t["change_low"] < 0 < t["change_high"]
+    assert f"between {-int(t['change_low'])} fewer and {int(t['change_high'])} more agents" in r.headline()

@@ -37,6 +37,7 @@ def test_routing_ab_run_to_whatif(world_db: Path, tmp_path: Path, capsys: pytest
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "fewer agents at the" in text and folder.name in text and "1 / FCR" in text
+    assert "all queues pooled as one queue" in text and "180 s (assumed" in text
     res = json.loads((out_dir / "whatif.json").read_text())
     assert res["shrinkage"] == 0.3 and res["agent_hours_change"]["high"] < 0
     assert [e["source"] for e in res["effects"]] == [e.source for e in effects]
